@@ -1,0 +1,140 @@
+"""Read any audio file (or a video's sound track) as mono float32 at a requested rate.
+
+wav / flac / ogg / mp3 go through libsndfile (soundfile); anything libsndfile cannot open (video
+containers, m4a, ...) is decoded by ffmpeg: the one on PATH, or the binary that imageio-ffmpeg
+ships, so no system package is needed. Resampling is polyphase (scipy.signal.resample_poly).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import soundfile
+
+from avse_tf.errors import AudioReadError
+
+VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4a", ".aac")
+
+
+def ffmpeg_executable() -> str:
+    """The ffmpeg binary: the one on PATH if any, else imageio-ffmpeg's bundled build."""
+    import shutil
+
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling along the last axis; a no-op when the rates match."""
+    if int(source_rate) == int(target_rate):
+        return waveform
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(int(target_rate), int(source_rate))
+    return resample_poly(waveform, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+
+
+def _decode_with_ffmpeg(path: str, sample_rate: int) -> np.ndarray:
+    command = [
+        ffmpeg_executable(), "-v", "error", "-nostdin", "-i", path,
+        "-vn", "-ac", "1", "-ar", str(int(sample_rate)), "-f", "f32le", "-",
+    ]
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0 or not result.stdout:
+        reason = result.stderr.decode(errors="replace").strip().splitlines()
+        reason = reason[-1] if reason else "no audio stream"
+        raise AudioReadError(
+            f"cannot read audio from {path}: {reason}; give a wav/flac/ogg/mp3 file or a video with a sound track"
+        )
+    return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+
+
+def _wav_shortfall(path: str) -> int:
+    """Bytes missing from a RIFF/WAVE file's data chunk (0 when complete or not a wav).
+
+    libsndfile quietly reads a truncated wav as a shorter one; a truncated download must be
+    reported instead, so the declared data-chunk size is checked against the file size.
+    """
+    import struct
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return 0
+        position = 12
+        while position + 8 <= size:
+            handle.seek(position)
+            chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+            if chunk_id == b"data":
+                if chunk_size in (0, 0xFFFFFFFF):  # streamed wav: size left unknown on purpose
+                    return 0
+                return max(0, position + 8 + chunk_size - size)
+            position += 8 + chunk_size + (chunk_size & 1)
+    return 0
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int | None = 16000) -> np.ndarray:
+    """Read ``path`` as a mono float32 waveform at ``sample_rate`` (None keeps the file's rate).
+
+    Multi-channel audio is averaged to mono. Raises :class:`AudioReadError` with the file name for
+    a missing, empty, truncated or undecodable file.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioReadError(f"audio file not found: {path}; check the path")
+    if os.path.getsize(path) == 0:
+        raise AudioReadError(f"audio file is empty (0 bytes): {path}; re-create or re-download it")
+    if path.lower().endswith(VIDEO_EXTENSIONS):
+        if sample_rate is None:
+            sample_rate = 16000
+        return _decode_with_ffmpeg(path, sample_rate)
+    try:
+        info = soundfile.info(path)
+        waveform, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        # Not a format libsndfile knows: ffmpeg may still decode it.
+        try:
+            return _decode_with_ffmpeg(path, sample_rate or 16000)
+        except AudioReadError:
+            raise AudioReadError(
+                f"cannot read audio file {path}: {error}; the file is corrupt or not audio"
+            ) from None
+    if waveform.shape[0] == 0:
+        raise AudioReadError(f"audio file has no samples: {path}; re-create it")
+    missing = _wav_shortfall(path) if info.format == "WAV" else 0
+    if missing:
+        raise AudioReadError(
+            f"audio file is truncated: {path} lacks {missing} bytes of the data its header announces; "
+            "re-create or re-download it"
+        )
+    mono = waveform.mean(axis=1).astype(np.float32)
+    if sample_rate is None:
+        return mono
+    return resample(mono, file_rate, sample_rate)
+
+
+def write_audio(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int = 16000) -> None:
+    """Write a mono float waveform as 16-bit PCM wav, atomically (temp file + rename).
+
+    Values are clipped to [-1, 1): the same clipping a 16-bit file would apply, made explicit.
+    """
+    from avse_tf.utils import atomic_path
+
+    waveform = np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0 - 1.0 / 32768)
+    file_format = os.path.splitext(os.fspath(path))[1].lstrip(".").upper() or "WAV"
+    with atomic_path(path) as temporary:
+        soundfile.write(temporary, waveform, int(sample_rate), subtype="PCM_16", format=file_format)
+
+
+def duration_frames(num_samples: int, sample_rate: int, fps: float) -> int:
+    """Number of video frames at ``fps`` that cover ``num_samples`` audio samples."""
+    return int(math.ceil(num_samples * fps / sample_rate - 1e-9))

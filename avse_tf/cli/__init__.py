@@ -1,0 +1,1 @@
+"""The ``avse`` command line: one module per command group, registered in :mod:`.main`."""

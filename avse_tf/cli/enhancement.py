@@ -1,0 +1,307 @@
+"""``avse enhancement <subcommand>``: the seed's ``av_speech_enhancement.py`` command line.
+
+Subcommand and flag names are those of Morrone et al.'s original project (shared/seeds/003), so
+its users are at home. Extensions are marked as such in each ``--help``; ``recipe`` runs the whole
+pipeline on a synthetic corpus and prints the paper-style table.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _speaker_args(parser, name="--speaker_ids"):
+    parser.add_argument(name, nargs="+", required=True, help="speaker numbers (1 2 3) or names (s1 s2)")
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser(
+        "enhancement", help="face-landmark AV speech enhancement (Morrone et al. 2019)",
+        description="Morrone et al., ICASSP 2019: VL2M / AV concat models. Same subcommands and flags as "
+                    "the original av_speech_enhancement.py.")
+    commands = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+    commands.required = True
+
+    audio = commands.add_parser(
+        "audio_preprocessing", help="power-law compressed spectrograms (|S|^0.3) of every wav, as NPY",
+        description="STFT 400/160/512 (periodic Hann, 256 leading zeros): a 3 s clip gives 302 x 257. "
+                    "Each <id>.wav gives <id>.npy; existing outputs are kept (resume).")
+    audio.add_argument("--data_dir", required=True, help="corpus root")
+    _speaker_args(audio)
+    audio.add_argument("--audio_dir", default="audio", help="audio folder: <data_dir>/s<k>/<audio_dir> "
+                       "or <data_dir>/<audio_dir>/s<k> (mixture sets)")
+    audio.add_argument("--dest_dir", default=None, help="output folder (default: beside the wavs)")
+    audio.add_argument("--sample_rate", type=int, default=16000, help="resample to this rate (Hz)")
+    audio.add_argument("--max_wav_length", type=int, default=48000,
+                       help="pad/trim every clip to this many samples (a warning names each one changed)")
+    audio.set_defaults(func=run_audio_preprocessing)
+
+    video = commands.add_parser(
+        "video_preprocessing", help="68 face landmarks per frame of every video, as T x 136 TXT",
+        description="dlib detector + shape predictor + correlation tracker re-detecting every 8 frames.")
+    video.add_argument("--data_dir", required=True, help="corpus root")
+    _speaker_args(video)
+    video.add_argument("--video_dir", default="video", help="video folder inside each speaker folder")
+    video.add_argument("--dest_dir", default="landmarks", help="output folder inside each speaker folder")
+    video.add_argument("--shape_predictor", default=None,
+                       help="dlib 68-point model (.dat); default: face-recognition-models' copy")
+    video.add_argument("--ext", default="mpg", help="video file extension")
+    video.add_argument("--skip_bad", action="store_true", help="warn about and skip videos without a face")
+    video.set_defaults(func=run_video_preprocessing)
+
+    mix = commands.add_parser(
+        "mixed_speech_generator", help="2- or 3-speaker mixtures (0 dB raw overlay), with a manifest",
+        description="For each base speaker, --num_samples utterances, each mixed --num_mix times with 1 or 2 "
+                    "interferers from other speakers. mixtures.json records what was mixed (file names are not parsed).")
+    mix.add_argument("--data_dir", required=True, help="corpus root")
+    mix.add_argument("--base_speaker_ids", nargs="+", required=True, help="target speakers")
+    mix.add_argument("--noisy_speaker_ids", nargs="+", default=None, help="interfering speakers (default: the base ones)")
+    mix.add_argument("--audio_dir", default="audio", help="clean audio folder inside each speaker folder")
+    mix.add_argument("--dest_dir", required=True, help="output folder, relative to --data_dir (e.g. mix/TRAINING_SET)")
+    mix.add_argument("--num_samples", type=int, default=10, help="base utterances per speaker")
+    mix.add_argument("--num_mix", type=int, default=1, help="mixtures per base utterance")
+    mix.add_argument("--num_mix_speakers", type=int, choices=(1, 2), default=1,
+                     help="interferers per mixture: 1 (2-speaker mix) or 2 (3-speaker mix)")
+    mix.add_argument("--snr", type=float, default=None,
+                     help="extension: target-to-interferers SNR in dB (default: the original 0 dB gain overlay)")
+    mix.add_argument("--seed", type=int, default=0, help="random seed")
+    mix.add_argument("--sample_rate", type=int, default=16000)
+    mix.set_defaults(func=run_mixed_speech_generator)
+
+    tbm = commands.add_parser(
+        "tbm_computation", help="target binary masks from each speaker's long-term average speech spectrum")
+    tbm.add_argument("--data_dir", required=True)
+    _speaker_args(tbm)
+    tbm.add_argument("--audio_dir", default="audio")
+    tbm.add_argument("--dest_dir", default="tbm", help="output folder inside each speaker folder")
+    tbm.add_argument("--sample_rate", type=int, default=16000)
+    tbm.add_argument("--max_wav_length", type=int, default=48000)
+    tbm.add_argument("--mask_factor", type=float, default=0.6, help="k in TBM = |S|^0.3 > mu + k sigma")
+    tbm.set_defaults(func=run_tbm_computation)
+
+    records = commands.add_parser(
+        "tfrecords_generator", help="TFRecords (SequenceExample) of every mixture set, fixed or var mode",
+        description="Reads <data_dir>/<mix_audio_dir>/{TRAINING_SET,VALIDATION_SET,TEST_SET}/mixtures.json and "
+                    "writes <data_dir>/<dest_dir>/<SET>/ shards. Normalisation statistics come from the training set.")
+    records.add_argument("--data_dir", required=True)
+    records.add_argument("--num_speakers", type=int, choices=(2, 3), default=2, help="speakers per mixture")
+    records.add_argument("--mode", choices=("fixed", "var"), default="fixed")
+    records.add_argument("--dest_dir", default="tfrecords", help="output folder, relative to --data_dir")
+    records.add_argument("--base_audio_dir", default="audio", help="clean audio folder (kept for the seed's command)")
+    records.add_argument("--video_dir", default="landmarks", help="landmark TXT folder inside each speaker folder")
+    records.add_argument("--tbm_dir", default="tbm", help="TBM folder inside each speaker folder (or estimated masks)")
+    records.add_argument("--mix_audio_dir", default="mix", help="folder holding the mixture sets, relative to --data_dir")
+    records.add_argument("--delta", type=int, choices=(0, 1, 2), default=1, help="video features: 0 landmarks, "
+                         "1 motion vectors, 2 second differences")
+    records.add_argument("--norm_data_dir", default=None, help="where normalisation statistics are saved/read "
+                         "(default: --dest_dir)")
+    records.add_argument("--per_speaker_norm", action="store_true",
+                         help="the original behaviour: each speaker normalised with its own statistics")
+    records.add_argument("--num_audio_samples", type=int, default=48000, help="clip length in fixed mode")
+    records.add_argument("--compression", choices=("none", "gzip"), default="none")
+    records.add_argument("--examples_per_shard", type=int, default=64)
+    records.set_defaults(func=run_tfrecords_generator)
+
+    training = commands.add_parser("training", help="train vl2m, vl2m_ref, av_concat_mask, av_concat_mask_ref or av_concat_spec")
+    _training_args(training)
+    training.set_defaults(func=run_training)
+
+    testing = commands.add_parser("testing", help="enhance a test set; wavs, masks and a metrics table")
+    testing.add_argument("--data_dir", required=True)
+    testing.add_argument("--test_set", required=True, help="record set folder, relative to --data_dir")
+    testing.add_argument("--exp", required=True, help="experiment id (folder under <data_dir>/experiments)")
+    testing.add_argument("--ckp", default=None, help="checkpoint (.keras); default: the experiment's best.keras")
+    testing.add_argument("--model", default=None, help="model name (default: read from the checkpoint)")
+    testing.add_argument("--mode", choices=("fixed", "var"), default="fixed", help="kept for the seed's command: "
+                         "the mode is read from the records")
+    testing.add_argument("--audio_dim", type=int, default=257)
+    testing.add_argument("--video_dim", type=int, default=136)
+    testing.add_argument("--num_audio_samples", type=int, default=48000)
+    testing.add_argument("--output_dir", default="enhanced", help="enhanced wavs, relative to --data_dir")
+    testing.add_argument("--mask_dir", default=None, help="save estimated masks in <data_dir>/s<k>/<mask_dir> (npy + PNG)")
+    testing.add_argument("--mask_threshold", type=float, default=None, help="binarise VL2M's estimated TBM")
+    testing.add_argument("--batch_size", type=int, default=8)
+    testing.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol", help="comma-separated")
+    testing.set_defaults(func=run_testing)
+
+    recipe = commands.add_parser(
+        "recipe", help="the whole pipeline on a synthetic corpus: all five models, paper-style table",
+        description="synth-grid -> landmarks -> TBMs -> 2- and 3-speaker mixtures -> records -> train vl2m, "
+                    "av_concat_mask, av_concat_spec, vl2m_ref and av_concat_mask_ref (the _ref recipe with VL2M's "
+                    "estimated TBMs) -> test on unseen speakers -> table. Resumable: finished steps are kept.")
+    recipe.add_argument("--work_dir", required=True, help="folder for the corpus, records, experiments, results")
+    recipe.add_argument("--speakers", type=int, default=6, help="synthetic speakers; the last 2 are the unseen test speakers")
+    recipe.add_argument("--utterances", type=int, default=16, help="utterances per speaker")
+    recipe.add_argument("--epochs", type=int, default=30)
+    recipe.add_argument("--hidden_units", type=int, default=250)
+    recipe.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: each preset's)")
+    recipe.add_argument("--batch_size", type=int, default=8)
+    recipe.add_argument("--num_speakers", default="2,3", help="mixture sizes to run, e.g. 2 or 2,3")
+    recipe.add_argument("--models", default="vl2m,av_concat_mask,av_concat_spec,vl2m_ref,av_concat_mask_ref")
+    recipe.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol")
+    recipe.add_argument("--seed", type=int, default=1)
+    recipe.set_defaults(func=run_recipe)
+
+    show = commands.add_parser(
+        "show_face_landmarks", help="draw the 68 landmarks on a video (to --output mp4 + PNG, or a window)")
+    show.add_argument("--video", required=True, help="input video")
+    show.add_argument("--fps", type=float, default=None, help="frame rate of the output (default: the video's)")
+    show.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
+    show.add_argument("--output", default=None, help="output mp4 (default: <video>_landmarks.mp4); a PNG of "
+                      "the middle frame is written beside it")
+    show.set_defaults(func=run_show_face_landmarks)
+
+
+def run_audio_preprocessing(args) -> int:
+    from avse_tf.cli.main import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from avse_tf.data.preprocess import compute_spectrograms
+
+    written = compute_spectrograms(args.data_dir, args.speaker_ids, args.audio_dir, args.dest_dir,
+                                   args.sample_rate, args.max_wav_length, "morrone2019", "power_law")
+    print(f"audio_preprocessing: wrote {len(written)} spectrograms")
+    return 0
+
+
+def run_video_preprocessing(args) -> int:
+    from avse_tf.data.preprocess import extract_landmarks
+
+    written = extract_landmarks(args.data_dir, args.speaker_ids, args.video_dir, args.dest_dir,
+                                args.shape_predictor, args.ext, args.skip_bad)
+    print(f"video_preprocessing: wrote {len(written)} landmark files")
+    return 0
+
+
+def run_show_face_landmarks(args) -> int:
+    import cv2
+
+    from avse_tf.plots import save_png
+    from avse_tf.video.io import read_video, write_video
+    from avse_tf.video.landmarks import LandmarkExtractor
+
+    frames, fps = read_video(args.video)
+    track = LandmarkExtractor(args.shape_predictor).extract(frames, source=args.video)
+    drawn = frames.copy()
+    for frame, points in zip(drawn, track.points):
+        for x, y in points.astype(int):
+            cv2.circle(frame, (int(x), int(y)), 2, (0, 255, 0), -1)
+    output = args.output or os.path.splitext(args.video)[0] + "_landmarks.mp4"
+    write_video(output, drawn, args.fps or fps)
+    still = os.path.splitext(output)[0] + ".png"
+    save_png(still, cv2.cvtColor(drawn[len(drawn) // 2], cv2.COLOR_RGB2BGR))
+    print(f"show_face_landmarks: {output} ({len(drawn)} frames) and {still}")
+    return 0
+
+
+def _training_args(parser):
+    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--train_set", required=True, help="record set folder, relative to --data_dir")
+    parser.add_argument("--validation_set", "--val_set", dest="validation_set", required=True,
+                        help="record set folder, relative to --data_dir")
+    parser.add_argument("--exp", required=True, help="experiment id: <data_dir>/experiments/<exp>")
+    parser.add_argument("--mode", choices=("fixed", "var"), default="fixed",
+                        help="kept for the seed's command: the mode is read from the records")
+    parser.add_argument("--audio_dim", type=int, default=257)
+    parser.add_argument("--video_dim", type=int, default=136)
+    parser.add_argument("--num_audio_samples", type=int, default=48000)
+    parser.add_argument("--model", default="vl2m",
+                        choices=("vl2m", "vl2m_ref", "av_concat_mask", "av_concat_mask_ref", "av_concat_spec"))
+    parser.add_argument("--opt", choices=("sgd", "adam", "momentum"), default="adam")
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--updating_step", type=int, default=None, help="decay the learning rate every N steps")
+    parser.add_argument("--learning_decay", type=float, default=None, help="multiplicative decay (staircase)")
+    parser.add_argument("--batch_size", type=int, default=8, help="global batch size")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--hidden_units", type=int, default=250)
+    parser.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: the paper's per model)")
+    parser.add_argument("--dropout", type=float, default=0.0, help="DROP rate (the original took a keep probability)")
+    parser.add_argument("--regularization", type=float, default=0.0, help="L2 weight on kernels")
+    parser.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
+    parser.add_argument("--init_ckp", default=None, help="start from this checkpoint's weights (fine-tuning)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--strategy", choices=("auto", "one_device", "mirrored", "multi_worker"), default="auto")
+    parser.add_argument("--gpu", default=None, help="GPUs to use, e.g. 0,1")
+
+
+def _quiet_tf():
+    from avse_tf.cli.main import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
+def run_mixed_speech_generator(args) -> int:
+    from avse_tf.data.mixing import generate_mixtures
+
+    entries = generate_mixtures(args.data_dir, args.base_speaker_ids, args.noisy_speaker_ids, args.audio_dir,
+                                args.dest_dir, args.num_samples, args.num_mix, args.num_mix_speakers, args.snr,
+                                args.seed, args.sample_rate)
+    print(f"mixed_speech_generator: {len(entries)} mixtures in {os.path.join(args.data_dir, args.dest_dir)}")
+    return 0
+
+
+def run_tbm_computation(args) -> int:
+    _quiet_tf()
+    from avse_tf.data.masks import compute_tbms
+
+    written = compute_tbms(args.data_dir, args.speaker_ids, args.audio_dir, args.dest_dir, args.sample_rate,
+                           args.max_wav_length, args.mask_factor)
+    print(f"tbm_computation: wrote {len(written)} masks")
+    return 0
+
+
+def run_tfrecords_generator(args) -> int:
+    _quiet_tf()
+    from avse_tf.tasks.enhancement import generate_records
+
+    counts = generate_records(args.data_dir, args.num_speakers, args.mode, args.dest_dir, args.mix_audio_dir,
+                              args.video_dir, args.tbm_dir, args.delta, args.norm_data_dir, args.per_speaker_norm,
+                              args.num_audio_samples, compression=None if args.compression == "none" else "GZIP",
+                              examples_per_shard=args.examples_per_shard)
+    for name, count in counts.items():
+        print(f"tfrecords_generator: {name}: " + ("kept (exists)" if count is None else f"{count} examples"))
+    return 0
+
+
+def run_training(args) -> int:
+    _quiet_tf()
+    from avse_tf.tasks.enhancement import train
+    from avse_tf.training import get_strategy
+
+    summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.validation_set),
+                    os.path.join(args.data_dir, "experiments", str(args.exp)), args.model, args.batch_size,
+                    args.epochs, args.patience, args.seed, get_strategy(args.strategy, args.gpu), args.init_ckp,
+                    hidden_units=args.hidden_units, layers=args.layers, dropout=args.dropout,
+                    regularization=args.regularization, audio_dim=args.audio_dim, video_dim=args.video_dim,
+                    opt=args.opt, learning_rate=args.learning_rate, updating_step=args.updating_step,
+                    learning_decay=args.learning_decay)
+    print(f"training: best validation loss {summary['best_val_loss']:.4f}; model {summary['best_model']}")
+    return 0
+
+
+def run_testing(args) -> int:
+    _quiet_tf()
+    from avse_tf.metrics import format_table
+    from avse_tf.tasks.enhancement import test
+
+    checkpoint = args.ckp or os.path.join(args.data_dir, "experiments", str(args.exp), "best.keras")
+    _, summary = test(os.path.join(args.data_dir, args.test_set), checkpoint,
+                      os.path.join(args.data_dir, args.output_dir, str(args.exp)), args.data_dir, args.mask_dir,
+                      args.mask_threshold, args.batch_size, tuple(args.metrics.split(",")), model_name=args.model)
+    rows = {metric: {column: summary.get(f"{metric}_{column}") for column in ("mixture", "enhanced", "improvement")}
+            for metric in args.metrics.split(",")}
+    print(format_table(rows))
+    print(f"({summary['examples']} examples; per-example CSV in {os.path.join(args.data_dir, args.output_dir, str(args.exp))})")
+    return 0
+
+
+def run_recipe(args) -> int:
+    _quiet_tf()
+    from avse_tf.tasks.enhancement_recipe import run_recipe as recipe
+
+    table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
+                   hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,
+                   num_speakers=[int(n) for n in args.num_speakers.split(",")], models=args.models.split(","),
+                   metrics=args.metrics.split(","), seed=args.seed)
+    print(table)
+    return 0

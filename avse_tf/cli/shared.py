@@ -1,0 +1,62 @@
+"""Commands shared by every system: ``synth-grid`` (the synthetic corpus) and ``landmarks``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from avse_tf.errors import UserInputError
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    synth = subparsers.add_parser(
+        "synth-grid", help="write a synthetic GRID-layout audio-visual corpus (espeak-ng speech, rendered face)",
+        description="Write DIR/s<k>/{audio/<id>.wav, video/<id>.mpg, align/<id>.align} in GRID's layout: "
+                    "GRID sentences spoken by espeak-ng voices, 3.0 s clips, 25 fps 360x288 MPEG-1 video of "
+                    "a face whose mouth follows the phonemes. The same seed gives the same bytes; existing "
+                    "files are kept, so an interrupted run resumes.")
+    synth.add_argument("--out", required=True, help="output corpus folder")
+    synth.add_argument("--speakers", type=_positive, default=4, help="number of speakers (s1..sN)")
+    synth.add_argument("--utterances", type=_positive, default=6, help="utterances per speaker")
+    synth.add_argument("--seed", type=int, default=0, help="random seed")
+    synth.add_argument("--sample_rate", type=_positive, default=16000, help="audio sample rate in Hz")
+    synth.add_argument("--first_speaker", type=_positive, default=1, help="number of the first speaker folder")
+    synth.set_defaults(func=run_synth_grid)
+
+    landmarks = subparsers.add_parser(
+        "landmarks", help="68-point face landmarks of one video as a T x 136 TXT",
+        description="dlib detector + 68-point predictor + correlation tracker (re-detect every 8 frames).")
+    landmarks.add_argument("--video", required=True, help="input video")
+    landmarks.add_argument("--output", required=True, help="output TXT (one row per frame, x0 y0 ... x67 y67)")
+    landmarks.add_argument("--shape_predictor", default=None,
+                           help="dlib 68-point model (.dat); default: face-recognition-models' copy")
+    landmarks.set_defaults(func=run_landmarks)
+
+
+def run_synth_grid(args) -> int:
+    from avse_tf.data.synth.corpus import generate_grid_corpus
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserInputError(f"--out {args.out} exists and is not a folder; choose another path")
+    description = generate_grid_corpus(args.out, args.speakers, args.utterances, args.seed, args.sample_rate,
+                                       first_speaker=args.first_speaker)
+    total = sum(len(speaker["utterances"]) for speaker in description["speakers"])
+    print(f"synthetic GRID corpus: {len(description['speakers'])} speakers, {total} utterances in {args.out}")
+    return 0
+
+
+def run_landmarks(args) -> int:
+    from avse_tf.video.landmarks import LandmarkExtractor, save_landmarks_txt
+
+    track = LandmarkExtractor(args.shape_predictor).extract_file(args.video)
+    save_landmarks_txt(args.output, track.points)
+    print(f"{args.output}: {len(track.points)} frames, face detected by the detector in "
+          f"{track.detected.sum()} (the rest tracked)")
+    return 0

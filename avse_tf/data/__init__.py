@@ -1,0 +1,1 @@
+"""Corpora (GRID layout), mixing, masks, gaps, and the synthetic corpus generator."""

@@ -1,0 +1,131 @@
+"""Write a synthetic corpus in GRID's layout, so every system runs and is tested without GRID.
+
+``DIR/s<k>/audio/<id>.wav`` (mono 16-bit PCM), ``DIR/s<k>/video/<id>.mpg`` (MPEG-1, 360x288,
+25 fps, with the speech as MP2 sound track, like GRID's), ``DIR/s<k>/align/<id>.align``
+(GRID word alignments), and ``DIR/synth_grid.json`` describing the speakers.
+
+Each speaker has an espeak-ng voice variant, pitch and speaking rate, and a face identity; each
+utterance is a GRID sentence spoken after a random leading silence inside a 3.0 s clip. Every
+random choice comes from ``numpy.random.default_rng([seed, speaker, utterance])``, and audio and
+video encoding are bit-exact, so the same arguments give the same bytes. Files that already exist
+are kept: an interrupted run, started again, finishes the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from avse_tf.audio.io import resample, write_audio
+from avse_tf.data import grid
+from avse_tf.data.synth.face import FaceIdentity, mouth_track, render_face
+from avse_tf.data.synth.speech import EspeakSynthesizer
+from avse_tf.utils import atomic_write_text, progress
+
+MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "max", "steph")
+FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "anika", "belinda")
+NOISE_FLOOR_DBFS = -65.0  # GRID's booth is quiet, not digitally silent
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticSpeaker:
+    name: str
+    female: bool
+    voice: str
+    pitch: int
+    rate: int
+    identity: FaceIdentity
+
+    @classmethod
+    def create(cls, seed: int, index: int) -> "SyntheticSpeaker":
+        rng = np.random.default_rng([seed, index])
+        female = bool(index % 2 == 0)  # alternate, so any 2 consecutive speakers differ in sex
+        variants = FEMALE_VARIANTS if female else MALE_VARIANTS
+        voice = "en-us+" + variants[int(rng.integers(len(variants)))]
+        return cls(
+            name=grid.speaker_name(index), female=female, voice=voice,
+            pitch=int(rng.integers(35, 70)), rate=int(rng.integers(115, 145)),
+            identity=FaceIdentity.random(rng, female=female),
+        )
+
+
+def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeaker, words, rng,
+                         sample_rate: int, clip_seconds: float, fps: float):
+    """Audio (float32 at ``sample_rate``), video frames, and word intervals of one clip."""
+    text = " ".join(words)
+    rate = speaker.rate
+    while True:  # speed up rather than truncate a sentence that does not fit the clip
+        utterance = synthesizer.synthesize(text, voice=speaker.voice, rate=rate, pitch=speaker.pitch, word_gap=2)
+        duration = utterance.waveform.size / utterance.sample_rate
+        if duration <= clip_seconds - 0.4 or rate > 400:
+            break
+        rate = int(rate * 1.15)
+    num_samples = int(round(clip_seconds * sample_rate))
+    speech = resample(utterance.waveform, utterance.sample_rate, sample_rate)
+    speech *= rng.uniform(0.35, 0.6) / max(1e-6, float(np.abs(speech).max()))
+    slack = max(0.0, clip_seconds - duration - 0.15)
+    offset = float(rng.uniform(min(0.25, slack), max(min(0.25, slack), slack * 0.8)))
+    audio = rng.normal(0.0, 10 ** (NOISE_FLOOR_DBFS / 20), num_samples).astype(np.float32)
+    start = int(round(offset * sample_rate))
+    length = min(speech.size, num_samples - start)
+    audio[start:start + length] += speech[:length]
+
+    num_frames = int(round(clip_seconds * fps))
+    opening, width = mouth_track(utterance.phonemes, num_frames, fps, offset)
+    sway_phase = rng.uniform(0, 2 * np.pi, size=2)
+    frames = np.stack([
+        render_face(speaker.identity, o, w,
+                    head_dx=1.5 * np.sin(2 * np.pi * 0.4 * i / fps + sway_phase[0]),
+                    head_dy=1.0 * np.sin(2 * np.pi * 0.3 * i / fps + sway_phase[1]))
+        for i, (o, w) in enumerate(zip(opening, width))
+    ])
+    words_in_clip = [(word, start_s + offset, end_s + offset) for word, start_s, end_s in utterance.words]
+    return audio, frames, words_in_clip
+
+
+def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: int = 0,
+                         sample_rate: int = 16000, clip_seconds: float = 3.0, fps: float = 25.0,
+                         first_speaker: int = 1) -> dict:
+    """Write the corpus (see module doc); returns the description also saved as ``synth_grid.json``."""
+    from avse_tf.video.io import write_video
+
+    if speakers < 1 or utterances < 1:
+        raise ValueError("need at least one speaker and one utterance")
+    synthesizer = EspeakSynthesizer()
+    description = {
+        "generator": "avse_tf synth-grid", "seed": seed, "sample_rate": sample_rate,
+        "clip_seconds": clip_seconds, "fps": fps, "frame_size": [360, 288], "speakers": [],
+    }
+    jobs = []
+    for index in range(first_speaker, first_speaker + speakers):
+        speaker = SyntheticSpeaker.create(seed, index)
+        ids, used = [], set()
+        for number in range(utterances):
+            rng = np.random.default_rng([seed, index, number])
+            words = grid.random_sentence(rng)
+            while grid.sentence_to_id(words) in used:
+                words = grid.random_sentence(rng)
+            used.add(grid.sentence_to_id(words))
+            ids.append(grid.sentence_to_id(words))
+            jobs.append((speaker, words, rng))
+        description["speakers"].append({
+            "name": speaker.name, "sex": "female" if speaker.female else "male", "voice": speaker.voice,
+            "pitch": speaker.pitch, "rate_wpm": speaker.rate, "utterances": ids,
+        })
+    for speaker, words, rng in progress(jobs, "synth-grid"):
+        utterance_id = grid.sentence_to_id(words)
+        root = os.path.join(out_dir, speaker.name)
+        paths = {kind: os.path.join(root, kind, f"{utterance_id}.{ext}")
+                 for kind, ext in (("audio", "wav"), ("video", "mpg"), ("align", "align"))}
+        if all(os.path.exists(path) for path in paths.values()):
+            continue  # written by an earlier, interrupted run
+        audio, frames, words_in_clip = synthesize_utterance(
+            synthesizer, speaker, words, rng, sample_rate, clip_seconds, fps)
+        write_audio(paths["audio"], audio, sample_rate)
+        write_video(paths["video"], frames, fps, audio=audio, sample_rate=sample_rate)
+        grid.write_align(paths["align"], words_in_clip, clip_seconds)
+    atomic_write_text(os.path.join(out_dir, "synth_grid.json"), json.dumps(description, indent=2) + "\n")
+    return description

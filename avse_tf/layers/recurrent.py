@@ -1,0 +1,119 @@
+"""Recurrent building blocks: a stack of bidirectional LSTM layers that honours a Keras mask.
+
+Morrone et al., ICASSP 2019 (arXiv 1811.02480), and the original code
+(``enhancement_model.py``, ``tf.contrib.rnn.stack_bidirectional_dynamic_rnn``): every model of the
+VL2M family is built from stacks of BLSTM layers in which layer ``k + 1`` reads the concatenated
+forward and backward outputs of layer ``k``; sequences are right-padded and the true lengths are
+given to the RNN, so padded frames never reach the recurrent state.
+"""
+
+from __future__ import annotations
+
+import keras
+
+DROPOUT_PLACEMENTS = ("every_layer", "top")
+
+
+@keras.saving.register_keras_serializable(package="avse_tf")
+class StackedBLSTM(keras.layers.Layer):
+    """``num_layers`` bidirectional LSTM layers (``return_sequences``), outputs ``[B, T, 2 * units]``.
+
+    Args:
+        units: LSTM units per direction (the paper: 250).
+        num_layers: number of stacked BLSTM layers.
+        dropout: dropout *rate* (fraction of activations dropped) on BLSTM outputs. The original
+            command line took a keep-probability (``--dropout 1`` = no dropout): rate = 1 - keep.
+        dropout_placement: ``"every_layer"`` (default): dropout after each BLSTM layer's output;
+            ``"top"``: once, on the output of the whole stack, which is what the original code did
+            (``tf.nn.dropout`` on the ``stack_bidirectional_dynamic_rnn`` output, before the linear
+            layer). The model builders of :mod:`avse_tf.models.enhancement` use ``"top"``.
+        regularization: L2 weight ``lambda`` on the LSTM kernels and recurrent kernels
+            (Keras convention: adds ``lambda * sum(w**2)``; biases are not regularised).
+        init_scale: kernels and recurrent kernels start uniform in ``[-init_scale, init_scale]``
+            (the original: ``tf.random_uniform_initializer(-0.1, 0.1)`` on the LSTM weights).
+
+    Masking: the layer supports Keras masks and passes its input mask to every LSTM; the output
+    carries the same mask. Masked (padded) frames do not update the recurrent state, the backward
+    direction starts at each sequence's last valid frame, and the outputs at padded frames are zero.
+    Masks must be right-padding masks (``[1, 1, 1, 0, 0]``), as :class:`avse_tf.layers.SequenceMask`
+    builds from sequence lengths: that is the only kind cuDNN accepts.
+
+    Departure from the original: standard LSTM cells (tanh/sigmoid, bias, no peepholes) instead of
+    ``LSTMCell(use_peepholes=True)``. Keras has no peephole LSTM with a fused kernel, and the
+    standard cell with ``recurrent_dropout=0``, ``unroll=False`` and ``use_bias=True`` keeps the
+    cuDNN kernel eligible on GPU (Keras picks it automatically, also with right-padded masks), which
+    is an order of magnitude faster than a Python-level peephole cell. The forget-gate bias starts
+    at 1 (``unit_forget_bias``), matching TF1's ``LSTMCell(forget_bias=1.0)`` at initialisation.
+    """
+
+    def __init__(self, units, num_layers=1, dropout=0.0, dropout_placement="every_layer", regularization=0.0,
+                 init_scale=0.1, **kwargs):
+        super().__init__(**kwargs)
+        if int(units) < 1 or int(num_layers) < 1:
+            raise ValueError(f"units and num_layers must be >= 1, got units={units}, num_layers={num_layers}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout is a drop rate in [0, 1), got {dropout} (the original's keep-probability "
+                             "p corresponds to dropout = 1 - p)")
+        if dropout_placement not in DROPOUT_PLACEMENTS:
+            raise ValueError(f"dropout_placement must be one of {DROPOUT_PLACEMENTS}, got {dropout_placement!r}")
+        self.units = int(units)
+        self.num_layers = int(num_layers)
+        self.dropout = float(dropout)
+        self.dropout_placement = dropout_placement
+        self.regularization = float(regularization)
+        self.init_scale = float(init_scale)
+        self.supports_masking = True
+
+        def regularizer():
+            return keras.regularizers.L2(self.regularization) if self.regularization else None
+
+        def uniform():
+            return keras.initializers.RandomUniform(-self.init_scale, self.init_scale)
+
+        self.blstms = []
+        for index in range(self.num_layers):
+            cell_options = dict(
+                units=self.units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                kernel_initializer=uniform(), recurrent_initializer=uniform(), bias_initializer="zeros",
+                unit_forget_bias=True, kernel_regularizer=regularizer(), recurrent_regularizer=regularizer(),
+                dropout=0.0, recurrent_dropout=0.0, return_sequences=True, unroll=False, use_cudnn="auto",
+                dtype=self.dtype_policy)
+            self.blstms.append(keras.layers.Bidirectional(
+                keras.layers.LSTM(name=f"lstm_{index}", **cell_options),
+                backward_layer=keras.layers.LSTM(name=f"lstm_backward_{index}", go_backwards=True, **cell_options),
+                merge_mode="concat", name=f"blstm_{index}", dtype=self.dtype_policy))
+        count = self.num_layers if dropout_placement == "every_layer" else 1
+        self.dropouts = [keras.layers.Dropout(self.dropout, name=f"dropout_{index}", dtype=self.dtype_policy)
+                         for index in range(count)] if self.dropout else []
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for blstm in self.blstms:
+            blstm.build(shape)
+            shape = shape[:-1] + (2 * self.units,)
+        for dropout in self.dropouts:
+            dropout.build(shape)
+        self.built = True
+
+    def call(self, inputs, mask=None, training=None):
+        outputs = inputs
+        for index, blstm in enumerate(self.blstms):
+            outputs = blstm(outputs, mask=mask, training=training)
+            if self.dropouts and self.dropout_placement == "every_layer":
+                outputs = self.dropouts[index](outputs, training=training)
+        if self.dropouts and self.dropout_placement == "top":
+            outputs = self.dropouts[0](outputs, training=training)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)[:-1] + (2 * self.units,)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, num_layers=self.num_layers, dropout=self.dropout,
+                      dropout_placement=self.dropout_placement, regularization=self.regularization,
+                      init_scale=self.init_scale)
+        return config

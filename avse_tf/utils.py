@@ -1,0 +1,51 @@
+"""Small helpers shared by every module: atomic writes, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A job killed mid-write leaves the old file (or none), never a half-written one.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = os.path.splitext(path)[1]
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    os.close(descriptor)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def atomic_write_text(path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def atomic_save_npy(path, array) -> None:
+    import numpy as np
+
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+
+def progress(iterable, description: str, total=None, disable=None):
+    """A tqdm progress bar on stderr, hidden when stderr is not a terminal unless AVSE_PROGRESS=1."""
+    from tqdm.auto import tqdm
+
+    if disable is None:
+        disable = not (sys.stderr.isatty() or os.environ.get("AVSE_PROGRESS") == "1")
+    return tqdm(iterable, desc=description, total=total, disable=disable, unit="file", dynamic_ncols=True)

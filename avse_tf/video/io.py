@@ -1,0 +1,92 @@
+"""Decode and encode video with ffmpeg (PATH or imageio-ffmpeg's bundled binary).
+
+ffmpeg rather than OpenCV's VideoCapture: the same decoder on every machine, GRID's MPEG-1
+``.mpg`` included, and the same binary muxes audio when writing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+from avse_tf.audio.io import ffmpeg_executable
+from avse_tf.errors import VideoReadError
+
+
+def probe(path) -> dict:
+    """Width, height and fps of the first video stream (ffmpeg's own header parse)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise VideoReadError(f"video file not found: {path}; check the path")
+    if os.path.getsize(path) == 0:
+        raise VideoReadError(f"video file is empty (0 bytes): {path}; re-create or re-download it")
+    import imageio_ffmpeg
+
+    try:
+        reader = imageio_ffmpeg.read_frames(path)
+        meta = next(reader)
+        reader.close()
+    except (RuntimeError, StopIteration, OSError) as error:
+        raise VideoReadError(f"cannot decode video {path}: {str(error).strip().splitlines()[-1] if str(error).strip() else error}; "
+                             "the file is corrupt or not a video") from None
+    width, height = meta["size"]
+    return {"width": int(width), "height": int(height), "fps": float(meta.get("fps") or 25.0),
+            "duration": float(meta.get("duration") or 0.0)}
+
+
+def read_video(path, grayscale: bool = False):
+    """All frames of ``path`` as uint8 ``[T, H, W, 3]`` RGB (or ``[T, H, W]`` gray), and the fps."""
+    path = os.fspath(path)
+    info = probe(path)
+    pixel_format = "gray" if grayscale else "rgb24"
+    command = [ffmpeg_executable(), "-v", "error", "-nostdin", "-i", path, "-an",
+               "-f", "rawvideo", "-pix_fmt", pixel_format, "-"]
+    result = subprocess.run(command, capture_output=True, check=False)
+    channels = 1 if grayscale else 3
+    frame_bytes = info["width"] * info["height"] * channels
+    if result.returncode != 0 or len(result.stdout) < frame_bytes:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise VideoReadError(f"cannot decode video {path}: {message[-1] if message else 'no frames'}; "
+                             "the file is corrupt or not a video")
+    count = len(result.stdout) // frame_bytes
+    frames = np.frombuffer(result.stdout[: count * frame_bytes], np.uint8)
+    shape = (count, info["height"], info["width"]) + (() if grayscale else (3,))
+    return frames.reshape(shape), info["fps"]
+
+
+def write_video(path, frames, fps: float = 25.0, audio=None, sample_rate: int = 16000,
+                bitexact: bool = True) -> None:
+    """Encode ``[T, H, W, 3]`` uint8 RGB frames (and optional mono float audio) atomically.
+
+    ``.mpg``: MPEG-1 video + MP2 audio (GRID's format); ``.mp4``: H.264 + AAC, yuv420p so every
+    player opens it. ``bitexact`` keeps the bytes identical for identical input (single thread,
+    no encoder version tags).
+    """
+    from avse_tf.audio.io import write_audio
+    from avse_tf.utils import atomic_path
+
+    frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be [T, H, W, 3] uint8, got {frames.shape}")
+    count, height, width, _ = frames.shape
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    if extension in (".mpg", ".mpeg"):
+        video_codec, audio_codec, container = ["-c:v", "mpeg1video", "-q:v", "3"], ["-c:a", "mp2", "-b:a", "128k"], "mpeg"
+    else:
+        video_codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
+        audio_codec, container = ["-c:a", "aac", "-b:a", "96k"], "mp4"
+    exact = ["-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"] if bitexact else []
+    with atomic_path(path) as temporary, tempfile.TemporaryDirectory() as scratch:
+        audio_file = os.path.join(scratch, "audio.wav")
+        command = [ffmpeg_executable(), "-v", "error", "-nostdin", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+        if audio is not None:
+            write_audio(audio_file, audio, sample_rate)
+            command += ["-i", audio_file] + audio_codec
+        command += video_codec + exact + ["-f", container, temporary]
+        result = subprocess.run(command, input=frames.tobytes(), capture_output=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"ffmpeg failed writing {path}: {result.stderr.decode(errors='replace').strip()}")

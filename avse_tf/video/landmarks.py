@@ -1,0 +1,165 @@
+"""Face landmarks: dlib's HOG frontal detector, its 68-point shape predictor, a correlation tracker.
+
+Tracking policy of the original code (Morrone 2019/2021): detect on the first frame, follow the
+face with ``dlib.correlation_tracker`` and run the detector again every ``redetect_every`` (8)
+frames or when the tracker's peak-to-side-lobe quality drops below ``min_quality`` (8.75). Frames
+before the first detection take the first detected box.
+
+The shape predictor model comes from the ``face-recognition-models`` package (the standard
+``shape_predictor_68_face_landmarks.dat``); ``shape_predictor=PATH`` uses another file.
+
+Files: one TXT per video, one row per frame, 136 numbers ``x0 y0 x1 y1 ... x67 y67`` (pixel
+coordinates), e.g. 75 x 136 for a 3 s GRID clip, as the original ``video_preprocessing`` writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import numpy as np
+
+from avse_tf.errors import NoFaceError, UserInputError
+
+NUM_POINTS = 68
+# Index ranges of the 68-point (iBUG 300-W) scheme.
+JAW = slice(0, 17)
+MOUTH = slice(48, 68)
+INNER_LIPS = slice(60, 68)
+
+
+def default_shape_predictor() -> str:
+    import face_recognition_models
+
+    return face_recognition_models.pose_predictor_model_location()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_models(shape_predictor: str):
+    import dlib
+
+    if not os.path.isfile(shape_predictor):
+        raise UserInputError(f"shape predictor not found: {shape_predictor}; pass --shape_predictor PATH "
+                             "to a dlib 68-point model (.dat) or omit it to use face-recognition-models'")
+    try:
+        predictor = dlib.shape_predictor(shape_predictor)
+    except RuntimeError as error:
+        raise UserInputError(f"cannot load shape predictor {shape_predictor}: {error}") from None
+    return dlib.get_frontal_face_detector(), predictor
+
+
+@dataclasses.dataclass
+class LandmarkTrack:
+    """Landmarks of one video: ``points`` ``[T, 68, 2]`` float32 pixels; ``detected`` ``[T]`` bool
+    marks frames where the detector itself found the face (others were tracked or filled)."""
+
+    points: np.ndarray
+    detected: np.ndarray
+
+    def flat(self) -> np.ndarray:
+        """``[T, 136]`` in the TXT order x0 y0 x1 y1 ..."""
+        return self.points.reshape(len(self.points), NUM_POINTS * 2)
+
+
+class LandmarkExtractor:
+    """Detector + tracker + 68-point predictor over a sequence of frames."""
+
+    def __init__(self, shape_predictor: str | None = None, redetect_every: int = 8,
+                 min_quality: float = 8.75, upsample: int = 0):
+        self.shape_predictor = shape_predictor or default_shape_predictor()
+        self.detector, self.predictor = _load_models(os.path.abspath(self.shape_predictor))
+        self.redetect_every = redetect_every
+        self.min_quality = min_quality
+        self.upsample = upsample
+
+    def detect(self, gray: np.ndarray):
+        """Largest face box in a gray frame, or None (tries one upsampling step if none at first)."""
+        for upsample in sorted({self.upsample, self.upsample + 1}):
+            boxes = self.detector(gray, upsample)
+            if len(boxes):
+                return max(boxes, key=lambda box: box.area())
+        return None
+
+    def shape(self, gray: np.ndarray, box) -> np.ndarray:
+        import dlib
+
+        rect = dlib.rectangle(int(box.left()), int(box.top()), int(box.right()), int(box.bottom()))
+        parts = self.predictor(gray, rect)
+        return np.array([[parts.part(i).x, parts.part(i).y] for i in range(NUM_POINTS)], np.float32)
+
+    def boxes(self, gray_frames):
+        """Per-frame face boxes following the detect/track policy, and which frames were detected."""
+        import dlib
+
+        count = len(gray_frames)
+        boxes = [None] * count
+        detected = np.zeros(count, bool)
+        tracker = None
+        for index, gray in enumerate(gray_frames):
+            box = None
+            if tracker is not None:
+                quality = tracker.update(gray)
+                box = tracker.get_position()
+            if tracker is None or index % self.redetect_every == 0 or quality < self.min_quality:
+                found = self.detect(gray)
+                if found is not None:
+                    box, detected[index] = found, True
+                    tracker = dlib.correlation_tracker()
+                    tracker.start_track(gray, found)
+            boxes[index] = box
+        return boxes, detected
+
+    def extract(self, frames, source: str = "video") -> LandmarkTrack:
+        """Landmarks for ``[T, H, W(, 3)]`` uint8 frames; :class:`NoFaceError` if no frame has a face."""
+        import cv2
+
+        gray_frames = [frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
+        boxes, detected = self.boxes(gray_frames)
+        if not detected.any():
+            raise NoFaceError(f"no face found in any of the {len(frames)} frames of {source}; "
+                              "the face must be frontal and at least ~80 pixels wide")
+        first = int(np.argmax(detected))
+        for index in range(first):  # frames before the first detection borrow its box
+            boxes[index] = boxes[first]
+        points = np.stack([self.shape(gray, box) for gray, box in zip(gray_frames, boxes)])
+        return LandmarkTrack(points, detected)
+
+    def extract_file(self, video_path) -> LandmarkTrack:
+        from avse_tf.video.io import read_video
+
+        frames, _ = read_video(video_path, grayscale=True)
+        return self.extract(frames, source=os.fspath(video_path))
+
+
+def save_landmarks_txt(path, landmarks) -> None:
+    """Write ``[T, 68, 2]`` or ``[T, 136]`` landmarks as the original's TXT (atomically)."""
+    from avse_tf.utils import atomic_path
+
+    flat = np.asarray(landmarks, np.float32).reshape(len(landmarks), NUM_POINTS * 2)
+    with atomic_path(path) as temporary:
+        np.savetxt(temporary, flat, fmt="%.2f")
+
+
+def load_landmarks_txt(path, num_frames: int | None = None) -> np.ndarray:
+    """Read a landmark TXT as ``[T, 136]`` float32, checking its shape (and ``num_frames`` if given)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise UserInputError(f"landmark file not found: {path}; run video_preprocessing first")
+    try:
+        values = np.loadtxt(path, dtype=np.float32, ndmin=2)
+    except ValueError as error:
+        raise UserInputError(f"landmark file {path} is not a numeric table: {error}") from None
+    if values.size == 0 or values.shape[1] != NUM_POINTS * 2:
+        raise UserInputError(f"landmark file {path} has shape {values.shape}; expected [frames, 136] "
+                             "(x,y of 68 points per row); re-run video_preprocessing")
+    if num_frames is not None and values.shape[0] != num_frames:
+        raise UserInputError(f"landmark file {path} has {values.shape[0]} frames; expected {num_frames}")
+    return values
+
+
+def mouth_opening(landmarks) -> np.ndarray:
+    """Per-frame inner-lip opening in pixels: mean distance of points 61-63 to 67-65."""
+    points = np.asarray(landmarks, np.float32).reshape(-1, NUM_POINTS, 2)
+    upper, lower = points[:, [61, 62, 63]], points[:, [67, 66, 65]]
+    return np.linalg.norm(upper - lower, axis=-1).mean(axis=-1)

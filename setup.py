@@ -1,0 +1,43 @@
+"""Install avse_tf: ``pip install .`` (extras: ``[test]``, ``[demo]``, ``[io]``)."""
+
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def requirements():
+    with open(os.path.join(HERE, "requirements.txt"), encoding="utf-8") as handle:
+        return [line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip()]
+
+
+def version():
+    with open(os.path.join(HERE, "avse_tf", "__init__.py"), encoding="utf-8") as handle:
+        return re.search(r'^__version__ = "([^"]+)"', handle.read(), re.M).group(1)
+
+
+setup(
+    name="avse_tf",
+    version=version(),
+    description="Audio-visual speech models (enhancement, inpainting, Speech2Vid, lip-to-speech, "
+                "pseudo-visual denoising) in TensorFlow 2 / Keras 3",
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["avse_tf", "avse_tf.*"]),
+    package_data={"avse_tf.models": ["preset_files/*.json"]},
+    install_requires=requirements(),
+    extras_require={
+        # mir_eval: reference BSS-eval that the tests compare our SDR with.
+        "test": ["pytest>=7", "mir_eval>=0.7"],
+        # The live demo streams through PortAudio (a system library: apt-get install libportaudio2).
+        "demo": ["sounddevice>=0.4"],
+        # tensorflow-io's native ops load only on the TF 2.16 line (unmaintained since); core code
+        # uses tf.signal / tf.io / tf.data instead.
+        "io": ["tensorflow-io>=0.37; python_version < '3.13'", "tensorflow>=2.16,<2.17"],
+    },
+    entry_points={"console_scripts": ["avse = avse_tf.cli.main:main"]},
+    classifiers=["Programming Language :: Python :: 3", "Topic :: Multimedia :: Sound/Audio :: Speech"],
+)

@@ -1,0 +1,139 @@
+"""The enhancement system end to end through its command line, on a small synthetic corpus.
+
+Speakers s1-s3 train, s4-s6 validate and s7-s9... are not needed here: the learning check lives
+in the recipe test; this module checks the plumbing: records in both modes read back exactly,
+training resumes after a kill, testing writes wavs, masks and metrics, bad input is one line.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from avse_tf.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """Corpus (4 speakers x 3), landmarks, TBMs, 2-speaker mixtures for train/val/test sets."""
+    from avse_tf.data.masks import compute_tbms
+    from avse_tf.data.mixing import generate_mixtures
+    from avse_tf.data.preprocess import extract_landmarks
+    from avse_tf.data.synth.corpus import generate_grid_corpus
+
+    root = str(tmp_path_factory.mktemp("enh") / "corpus")
+    generate_grid_corpus(root, speakers=4, utterances=3, seed=4)
+    speakers = [1, 2, 3, 4]
+    extract_landmarks(root, speakers, show_progress=False)
+    compute_tbms(root, speakers)
+    for name, base, seed in (("TRAINING_SET", [1, 2], 1), ("VALIDATION_SET", [3], 2), ("TEST_SET", [4], 3)):
+        generate_mixtures(root, base, speakers, dest_dir=f"mix/{name}", num_samples=3, num_mix=1, seed=seed)
+    return root
+
+
+@pytest.mark.parametrize("mode", ["fixed", "var"])
+def test_records_read_back_exactly(prepared, mode):
+    from avse_tf.data.mixing import load_manifest
+    from avse_tf.records import read_examples
+    from avse_tf.tasks.enhancement import example_features
+
+    assert main(["enhancement", "tfrecords_generator", "--data_dir", prepared, "--mode", mode,
+                 "--dest_dir", f"records_{mode}"]) == 0
+    examples = read_examples(os.path.join(prepared, f"records_{mode}", "TEST_SET", "records.json"))
+    entries = load_manifest(os.path.join(prepared, "mix", "TEST_SET"))
+    assert len(examples) == len(entries) == 3
+    for example, entry in zip(examples, entries):
+        expected = example_features(entry, prepared, num_audio_samples=48000 if mode == "fixed" else None)
+        for name in ("target_wav", "interferers_wav", "mixture_wav", "tbm"):
+            assert np.array_equal(np.asarray(example[name]).reshape(-1), expected[name].reshape(-1)), name
+        assert int(example["sequence_length"]) == 302
+    stats = np.load(os.path.join(prepared, f"records_{mode}", "normalization.npz"))
+    assert stats["spectrogram_mean"].shape == (257,) and stats["video_std"].shape == (136,)
+
+
+def test_wrong_length_clip_in_both_modes(prepared, caplog):
+    from avse_tf.audio.io import load_audio, write_audio
+    from avse_tf.data.mixing import load_manifest
+    from avse_tf.tasks.enhancement import example_features
+
+    entry = dict(load_manifest(os.path.join(prepared, "mix", "TEST_SET"))[0])
+    short = os.path.join(os.path.dirname(prepared), "short.wav")
+    write_audio(short, load_audio(entry["target"])[:47000], 16000)
+    entry["target"] = short
+    fixed = example_features(entry, prepared, num_audio_samples=48000)
+    assert fixed["target_wav"].size == 48000 and "zero-padded" in caplog.text
+    variable = example_features(entry, prepared, num_audio_samples=None)
+    assert variable["target_wav"].size == 47000 and variable["sequence_length"] == 296
+
+
+def test_training_testing_and_resume(prepared, tmp_path):
+    common = ["--data_dir", prepared, "--train_set", "records_fixed/TRAINING_SET", "--val_set",
+              "records_fixed/VALIDATION_SET", "--model", "av_concat_mask", "--hidden_units", "16", "--layers", "1",
+              "--batch_size", "2", "--seed", "3"]
+    if not os.path.isdir(os.path.join(prepared, "records_fixed")):
+        assert main(["enhancement", "tfrecords_generator", "--data_dir", prepared, "--dest_dir", "records_fixed"]) == 0
+    # Kill a run mid-way (SIGKILL, nothing flushed), then run the same command: it resumes and finishes.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    command = [sys.executable, "-m", "avse_tf", "enhancement", "training", *common, "--exp", "killed", "--epochs", "40"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = os.path.join(prepared, "experiments", "killed", "history.csv")
+    deadline = time.time() + 240
+    while time.time() < deadline and (not os.path.exists(history) or len(open(history).read().splitlines()) < 3):
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    epochs_before = len(open(history).read().splitlines()) - 1
+    assert 2 <= epochs_before < 40
+    assert main(["enhancement", "training", *common, "--exp", "killed", "--epochs", str(epochs_before + 2),
+                 "--patience", "100"]) == 0
+    rows = open(history).read().splitlines()[1:]
+    epochs = [int(row.split(",")[0]) for row in rows]
+    assert epochs[:epochs_before] == list(range(epochs_before))  # nothing lost...
+    assert epochs[-1] == epochs_before + 1  # ...and it went on from where it stopped
+    done = json.load(open(os.path.join(prepared, "experiments", "killed", "done.json")))
+    assert done["epochs_run_this_call"] == 2
+
+    assert main(["enhancement", "testing", "--data_dir", prepared, "--test_set", "records_fixed/TEST_SET",
+                 "--exp", "killed", "--mask_dir", "estimated", "--metrics", "sdr,stoi"]) == 0
+    out = os.path.join(prepared, "enhanced", "killed")
+    wavs = [name for folder, _, names in os.walk(out) for name in names if name.endswith(".wav")]
+    assert len(wavs) == 3
+    assert os.path.isfile(os.path.join(out, "metrics_av_concat_mask.csv"))
+    masks = os.listdir(os.path.join(prepared, "s4", "estimated"))
+    assert sum(name.endswith(".png") for name in masks) == sum(name.endswith(".npy") for name in masks) == 3
+
+
+def test_bad_inputs_are_one_line(prepared, tmp_path, capsys):
+    bad_landmarks = tmp_path / "corpus"
+    # A landmark file with the wrong shape.
+    import shutil
+
+    shutil.copytree(prepared, bad_landmarks, ignore=shutil.ignore_patterns("records_*", "experiments", "enhanced"))
+    target = bad_landmarks / "s4" / "landmarks"
+    first = sorted(target.iterdir())[0]
+    np.savetxt(first, np.zeros((75, 100)))
+    assert main(["enhancement", "tfrecords_generator", "--data_dir", str(bad_landmarks), "--dest_dir", "r"]) == 2
+    assert "expected [frames, 136]" in capsys.readouterr().err
+    # Landmarks of the wrong length for the audio (mismatched audio/video).
+    np.savetxt(first, np.zeros((40, 136)))
+    assert main(["enhancement", "tfrecords_generator", "--data_dir", str(bad_landmarks), "--dest_dir", "r2"]) == 2
+    assert "mismatched audio/video lengths" in capsys.readouterr().err
+    # A corrupt record file.
+    records = bad_landmarks / "corrupt"
+    shutil.copytree(os.path.join(prepared, "records_fixed"), records)
+    shard = sorted((records / "TEST_SET").glob("*.tfrecord*"))[0]
+    shard.write_bytes(shard.read_bytes()[:200])
+    assert main(["enhancement", "testing", "--data_dir", str(bad_landmarks), "--test_set", "corrupt/TEST_SET",
+                 "--exp", "x", "--ckp", os.path.join(prepared, "experiments", "killed", "best.keras")]) == 2
+    error = capsys.readouterr().err
+    assert "corrupt" in error and len(error.strip().splitlines()) == 1
+    # A corrupt model file.
+    (tmp_path / "broken.keras").write_bytes(b"PK not a model")
+    assert main(["enhancement", "testing", "--data_dir", prepared, "--test_set", "records_fixed/TEST_SET",
+                 "--exp", "x", "--ckp", str(tmp_path / "broken.keras")]) == 2
+    assert "cannot load model" in capsys.readouterr().err
