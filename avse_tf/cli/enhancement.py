@@ -130,7 +130,8 @@ def register(subparsers) -> None:
                     "av_concat_mask, av_concat_spec, vl2m_ref and av_concat_mask_ref (the _ref recipe with VL2M's "
                     "estimated TBMs) -> test on unseen speakers -> table. Resumable: finished steps are kept.")
     recipe.add_argument("--work_dir", required=True, help="folder for the corpus, records, experiments, results")
-    recipe.add_argument("--speakers", type=int, default=6, help="synthetic speakers; the last 2 are the unseen test speakers")
+    recipe.add_argument("--speakers", type=int, default=8, help="synthetic speakers (at least 8): the last 3 are the "
+                        "unseen test speakers, the 3 before them validation, the rest training")
     recipe.add_argument("--utterances", type=int, default=16, help="utterances per speaker")
     recipe.add_argument("--epochs", type=int, default=30)
     recipe.add_argument("--hidden_units", type=int, default=250)
@@ -139,6 +140,8 @@ def register(subparsers) -> None:
     recipe.add_argument("--num_speakers", default="2,3", help="mixture sizes to run, e.g. 2 or 2,3")
     recipe.add_argument("--models", default="vl2m,av_concat_mask,av_concat_spec,vl2m_ref,av_concat_mask_ref")
     recipe.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol")
+    recipe.add_argument("--num_mix", type=int, default=2, help="mixtures per target utterance")
+    recipe.add_argument("--patience", type=int, default=5, help="early stopping patience (epochs)")
     recipe.add_argument("--seed", type=int, default=1)
     recipe.set_defaults(func=run_recipe)
 
@@ -302,6 +305,6 @@ def run_recipe(args) -> int:
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
                    hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,
                    num_speakers=[int(n) for n in args.num_speakers.split(",")], models=args.models.split(","),
-                   metrics=args.metrics.split(","), seed=args.seed)
+                   metrics=args.metrics.split(","), seed=args.seed, num_mix=args.num_mix, patience=args.patience)
     print(table)
     return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 
+from avse_tf.errors import UserInputError
 from avse_tf.utils import atomic_write_text
 
 SETS = ("TRAINING_SET", "VALIDATION_SET", "TEST_SET")
@@ -29,7 +30,8 @@ REF_MODELS = ("vl2m_ref", "av_concat_mask_ref")
 def split_speakers(count):
     names = [f"s{k}" for k in range(1, count + 1)]
     if count < 8:
-        raise ValueError("the recipe needs at least 8 speakers (>= 2 training, 3 validation, 3 test)")
+        raise UserInputError(f"the recipe needs at least 8 speakers (>= 2 training, 3 validation, 3 test), got {count}; "
+                             "pass --speakers 8 or more")
     return {"TRAINING_SET": names[:-6], "VALIDATION_SET": names[-6:-3], "TEST_SET": names[-3:]}
 
 
