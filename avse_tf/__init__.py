@@ -9,13 +9,21 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("audio", "video", "data", "metrics", "records", "layers", "models", "losses", "training",
-               "tasks", "cli", "errors")
+               "tasks", "cli", "errors", "export", "api")
+# The Python API (avse_tf.api), reachable from the top level: avse_tf.load(...), avse_tf.enhance(...).
+_API = ("load", "enhance", "enhance_file", "Enhancer")
+# Model builders and presets (avse_tf.models): avse_tf.from_preset("vl2m_grid").
+_MODELS = ("from_preset", "get_preset", "list_presets", "build_model")
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _API:
+        return getattr(importlib.import_module(f"{__name__}.api"), name)
+    if name in _MODELS:
+        return getattr(importlib.import_module(f"{__name__}.models"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = ["__version__", *_SUBMODULES, *_API, *_MODELS]

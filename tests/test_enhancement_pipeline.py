@@ -19,21 +19,8 @@ from avse_tf.cli.main import main
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """Corpus (4 speakers x 3), landmarks, TBMs, 2-speaker mixtures for train/val/test sets."""
-    from avse_tf.data.masks import compute_tbms
-    from avse_tf.data.mixing import generate_mixtures
-    from avse_tf.data.preprocess import extract_landmarks
-    from avse_tf.data.synth.corpus import generate_grid_corpus
-
-    root = str(tmp_path_factory.mktemp("enh") / "corpus")
-    generate_grid_corpus(root, speakers=4, utterances=3, seed=4)
-    speakers = [1, 2, 3, 4]
-    extract_landmarks(root, speakers, show_progress=False)
-    compute_tbms(root, speakers)
-    for name, base, seed in (("TRAINING_SET", [1, 2], 1), ("VALIDATION_SET", [3], 2), ("TEST_SET", [4], 3)):
-        generate_mixtures(root, base, speakers, dest_dir=f"mix/{name}", num_samples=3, num_mix=1, seed=seed)
-    return root
+def prepared(enhancement_corpus):
+    return enhancement_corpus
 
 
 @pytest.mark.parametrize("mode", ["fixed", "var"])

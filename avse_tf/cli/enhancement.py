@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.training.strategy import add_distribution_args
+
 
 def _speaker_args(parser, name="--speaker_ids"):
     parser.add_argument(name, nargs="+", required=True, help="speaker numbers (1 2 3) or names (s1 s2)")
@@ -222,9 +224,8 @@ def _training_args(parser):
     parser.add_argument("--regularization", type=float, default=0.0, help="L2 weight on kernels")
     parser.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
     parser.add_argument("--init_ckp", default=None, help="start from this checkpoint's weights (fine-tuning)")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--strategy", choices=("auto", "one_device", "mirrored", "multi_worker"), default="auto")
-    parser.add_argument("--gpu", default=None, help="GPUs to use, e.g. 0,1")
+    parser.add_argument("--seed", type=int, default=None, help="seed everything and make TF ops deterministic")
+    add_distribution_args(parser)
 
 
 def _quiet_tf():
@@ -269,11 +270,11 @@ def run_tfrecords_generator(args) -> int:
 def run_training(args) -> int:
     _quiet_tf()
     from avse_tf.tasks.enhancement import train
-    from avse_tf.training import get_strategy
+    from avse_tf.training.strategy import strategy_from_args
 
     summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.validation_set),
                     os.path.join(args.data_dir, "experiments", str(args.exp)), args.model, args.batch_size,
-                    args.epochs, args.patience, args.seed, get_strategy(args.strategy, args.gpu), args.init_ckp,
+                    args.epochs, args.patience, args.seed, strategy_from_args(args), args.init_ckp,
                     hidden_units=args.hidden_units, layers=args.layers, dropout=args.dropout,
                     regularization=args.regularization, audio_dim=args.audio_dim, video_dim=args.video_dim,
                     opt=args.opt, learning_rate=args.learning_rate, updating_step=args.updating_step,

@@ -20,6 +20,7 @@ from avse_tf.errors import UserInputError
 COMMAND_MODULES = (
     "avse_tf.cli.shared",
     "avse_tf.cli.metrics",
+    "avse_tf.cli.platform",
     "avse_tf.cli.enhancement",
 )
 
@@ -58,7 +59,9 @@ def import_tensorflow_quietly():
         os.dup2(log.fileno(), 2)
         try:
             import tensorflow
-            tensorflow.constant(0)  # device discovery logs on first use, not on import
+            # Device discovery logs on first use, not on import. Listing the physical devices
+            # triggers it without creating the logical ones (--cpu_replicas configures those later).
+            tensorflow.config.list_physical_devices()
         except BaseException:
             os.dup2(saved, 2)
             log.seek(0)

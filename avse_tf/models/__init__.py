@@ -10,10 +10,16 @@ from avse_tf.models.enhancement import (
     MODEL_BUILDERS,
     MODEL_SPECS,
     EnhancementModel,
+    av_concat_mask,
+    av_concat_mask_ref,
+    av_concat_spec,
     build_model,
     compile_model,
+    vl2m,
+    vl2m_ref,
 )
 from avse_tf.models.presets import from_preset, get_preset, list_presets
 
-__all__ = ["EnhancementModel", "MODEL_BUILDERS", "MODEL_SPECS", "build_model", "compile_model", "from_preset",
+__all__ = ["vl2m", "vl2m_ref", "av_concat_mask", "av_concat_mask_ref", "av_concat_spec", "EnhancementModel",
+           "MODEL_BUILDERS", "MODEL_SPECS", "build_model", "compile_model", "from_preset",
            "get_preset", "list_presets"]

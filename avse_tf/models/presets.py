@@ -42,7 +42,13 @@ def list_presets(model=None):
 
 
 def get_preset(name):
-    """A copy of the preset ``name`` as a dict (see the module doc for its fields)."""
+    """A copy of the preset ``name`` (or a preset JSON file, e.g. from ``avse tune``) as a dict."""
+    if str(name).endswith(".json"):
+        try:
+            with open(name, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read preset {name}: {error}") from None
     presets = _load_all()
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}; available: {', '.join(presets)}")

@@ -7,6 +7,7 @@ and landmarks (:mod:`avse_tf.data.preprocess`), TBMs (:mod:`avse_tf.data.masks`)
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -92,7 +93,7 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
     from avse_tf.data.mixing import load_manifest
     from avse_tf.data.normalization import RunningStats, load_stats, normalize, save_stats
     from avse_tf.records import RecordWriter, enhancement_schema
-    from avse_tf.utils import progress
+    from avse_tf.utils import atomic_write_text, progress
 
     if mode not in ("fixed", "var"):
         raise UserInputError(f"--mode must be fixed or var, got {mode}")
@@ -129,6 +130,10 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
         else:
             global_stats = statistics_for(entries_by_set["TRAINING_SET"], "normalisation statistics")
             save_stats(stats_path, **global_stats)
+    # What a served model needs to rebuild these features from a waveform and landmarks.
+    atomic_write_text(os.path.join(dest_root, "features.json"), json.dumps(
+        {"stft": STFT, "fps": FPS, "delta": delta, "sample_rate": sample_rate,
+         "normalization": None if per_speaker_norm else os.path.relpath(stats_path, dest_root)}, indent=1))
     schema = enhancement_schema(mode, num_audio_samples=num_audio_samples,
                                 num_frames=_frames_for(num_audio_samples) if mode == "fixed" else None)
     counts = {}
@@ -212,10 +217,12 @@ def model_batch(batch, model_name):
     return inputs, {spec["output"]: target}, {spec["output"]: frame_mask}
 
 
-def make_model_dataset(records, model_name, batch_size, shuffle=False, seed=None, with_targets=True):
+def make_model_dataset(records, model_name, batch_size, shuffle=False, seed=None, with_targets=True,
+                       drop_remainder=False):
     from avse_tf.records import make_dataset
 
-    dataset = make_dataset(records_manifest(records), batch_size=batch_size, shuffle=shuffle, seed=seed)
+    dataset = make_dataset(records_manifest(records), batch_size=batch_size, shuffle=shuffle, seed=seed,
+                           drop_remainder=drop_remainder)
     if with_targets:
         return dataset.map(lambda batch: model_batch(batch, model_name))
     return dataset
@@ -243,21 +250,58 @@ def build_and_compile(model_name, hidden_units=250, layers=None, dropout=0.0, re
 
 def train(train_records, validation_records, exp_dir, model_name="vl2m", batch_size=8, epochs=10, patience=5,
           seed=None, strategy=None, init_checkpoint=None, verbose="auto", **model_options):
-    """Train one model on record sets; returns the fit summary (see :func:`avse_tf.training.fit`)."""
-    import keras
+    """Train one model on record sets; returns the fit summary (see :func:`avse_tf.training.fit`).
 
+    The experiment folder also gets the feature settings the model was trained with
+    (``preprocessing.json`` + the records' ``normalization.npz``), so that export and
+    :func:`avse_tf.enhance` rebuild the same features from a waveform and landmarks.
+    """
     from avse_tf.training import fit, get_strategy
+    from avse_tf.training.strategy import is_multi_worker, set_determinism
 
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
+    set_determinism(seed)
     strategy = strategy or get_strategy("auto")
-    train_dataset = make_model_dataset(train_records, model_name, batch_size, shuffle=True, seed=seed)
-    validation_dataset = make_model_dataset(validation_records, model_name, batch_size)
+    save_preprocessing(train_records, exp_dir)
+    # Multi-worker: a last partial batch can leave a worker with no examples, which the collective
+    # step cannot run on; full batches only (at most batch_size - 1 examples unused per epoch).
+    full_batches = is_multi_worker(strategy)
+    train_dataset = make_model_dataset(train_records, model_name, batch_size, shuffle=True, seed=seed,
+                                       drop_remainder=full_batches)
+    validation_dataset = make_model_dataset(validation_records, model_name, batch_size, drop_remainder=full_batches)
     with strategy.scope():
         model = build_and_compile(model_name, **model_options)
         if init_checkpoint:  # fine-tuning (the _ref recipe): start from another run's weights
             model.set_weights(load_model(init_checkpoint).get_weights())
     return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
+
+
+PREPROCESSING_FILE = "preprocessing.json"
+
+
+def save_preprocessing(records, exp_dir) -> None:
+    """Copy the records' normalisation statistics and feature settings into ``exp_dir``."""
+    import shutil
+
+    from avse_tf.records import load_manifest
+    from avse_tf.utils import atomic_path, atomic_write_text
+
+    manifest = load_manifest(records_manifest(records))
+    records_root = os.path.dirname(os.path.dirname(manifest.path))
+    info_path = os.path.join(records_root, "features.json")
+    info = {"stft": STFT, "fps": FPS, "delta": 1, "sample_rate": 16000}
+    if os.path.isfile(info_path):
+        with open(info_path, encoding="utf-8") as handle:
+            info.update(json.load(handle))
+    if info.get("normalization", NORM_FILE) is None:
+        return  # per-speaker statistics: there is no single normalisation to serve with
+    norm = os.path.normpath(os.path.join(records_root, info.get("normalization", NORM_FILE)))
+    if not os.path.isfile(norm):
+        return
+    os.makedirs(exp_dir, exist_ok=True)
+    with atomic_path(os.path.join(exp_dir, NORM_FILE)) as temporary:
+        shutil.copyfile(norm, temporary)
+    atomic_write_text(os.path.join(exp_dir, PREPROCESSING_FILE), json.dumps(
+        {key: info[key] for key in ("stft", "fps", "delta", "sample_rate")}, indent=1))
 
 
 def load_model(path):
@@ -280,32 +324,44 @@ def load_model(path):
 # ----------------------------------------------------------------------------------------------
 # Enhancement and testing
 
-def reconstruct(model_name, outputs, mixture_wav, num_samples, mask_threshold=None):
-    """Enhanced waveform and the mask of one example from the model's outputs (valid frames only).
+def mask_and_magnitude(model_name, outputs, magnitude, mask_threshold=None):
+    """The mask and the enhanced linear magnitude from a model's outputs (TensorFlow ops).
 
     VL2M: estimated TBM (optionally binarised at ``mask_threshold``) times the linear mixture
     magnitude. IAM models: the mask acts on |M|^0.3, so the linear magnitude is
-    (IAM * |M|^0.3)^(1/0.3). av_concat_spec: its power-law spectrogram estimate. The mixture phase
-    is reused (paper §2) and inverted with the least-squares iSTFT.
+    (IAM * |M|^0.3)^(1/0.3). av_concat_spec: its power-law spectrogram estimate (no mask).
+    One implementation for testing, the Python API and the exported serving graphs.
     """
-    from avse_tf.audio import features, stft
+    import tensorflow as tf
+
+    from avse_tf.audio import features
+
+    magnitude = tf.convert_to_tensor(magnitude, tf.float32)
+    if model_name == "vl2m":
+        mask = tf.cast(outputs["tbm_estimate"], tf.float32)
+        if mask_threshold is not None:
+            mask = tf.cast(mask > mask_threshold, tf.float32)
+        return mask, magnitude * mask
+    if "mask" in outputs:
+        mask = tf.cast(outputs["mask"], tf.float32)
+        return mask, features.inverse_power_law(mask * features.power_law(magnitude))
+    return None, features.inverse_power_law(tf.cast(outputs["enhanced_spectrogram"], tf.float32))
+
+
+def reconstruct(model_name, outputs, mixture_wav, num_samples, mask_threshold=None):
+    """Enhanced waveform and the mask of one example from the model's outputs (valid frames only).
+
+    The mixture phase is reused (paper §2) and inverted with the least-squares iSTFT.
+    """
+    from avse_tf.audio import stft
 
     spectrogram = stft.stft(np.asarray(mixture_wav[:num_samples], np.float32), STFT)
     magnitude, phase = stft.magnitude_phase(spectrogram)
     frames = int(spectrogram.shape[0])
-    if model_name == "vl2m":
-        mask = np.asarray(outputs["tbm_estimate"][:frames], np.float32)
-        if mask_threshold is not None:
-            mask = (mask > mask_threshold).astype(np.float32)
-        enhanced = magnitude.numpy() * mask
-    elif "mask" in outputs:
-        mask = np.asarray(outputs["mask"][:frames], np.float32)
-        enhanced = features.inverse_power_law(mask * features.power_law(magnitude).numpy()).numpy()
-    else:
-        mask = None
-        enhanced = features.inverse_power_law(np.asarray(outputs["enhanced_spectrogram"][:frames])).numpy()
-    waveform = stft.istft(stft.from_magnitude_phase(enhanced.astype(np.float32), phase), STFT, num_samples).numpy()
-    return waveform, mask
+    mask, enhanced = mask_and_magnitude(model_name, {name: value[:frames] for name, value in outputs.items()},
+                                        magnitude, mask_threshold)
+    waveform = stft.istft(stft.from_magnitude_phase(enhanced, phase), STFT, num_samples).numpy()
+    return waveform, (None if mask is None else mask.numpy())
 
 
 def _decode(value):

@@ -9,6 +9,9 @@ Layout of an experiment folder ``exp_dir``:
 * ``history.csv`` — one row per epoch (appended across resumes);
 * ``logs/`` — TensorBoard;
 * ``done.json`` — written when training has finished, so a repeated command does not retrain.
+
+Under ``MultiWorkerMirroredStrategy`` the same folder is written by :mod:`avse_tf.training.loop`
+(Keras's ``fit`` does not run there; see that module), with a ``tf.train`` checkpoint in ``backup/``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,34 @@ def _atomic_checkpoint_class():
     return AtomicModelCheckpoint
 
 
+def build_from_local_batch(model) -> None:
+    """Work around Keras 3.15 building a distributed model from an all-reduced first batch.
+
+    ``Model.fit`` / ``evaluate`` under a ``tf.distribute`` strategy take the first batch, average it
+    over the replicas (``strategy.reduce("MEAN", batch)``) and build the model from the result. That
+    reduction fails when the replicas' shares differ in size (a last, partial batch split 2 + 1:
+    "Inputs to operation AddN ... must have the same size and shape") and under
+    ``MultiWorkerMirroredStrategy``. Only the shapes matter for building, so this instance-level
+    override builds from the first replica's share instead; everything else is Keras's own code.
+    """
+    import tensorflow as tf
+    from keras import tree
+
+    original = model._maybe_symbolic_build
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        strategy = model._distribute_strategy
+        if iterator is not None and data_batch is None and strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = tree.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0]
+                    if isinstance(value, tf.distribute.DistributedValues) else value, next(batches))
+                break
+        return original(data_batch=data_batch)
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+
+
 def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, patience: int = 5,
         steps_per_epoch=None, validation_steps=None, verbose="auto", extra_callbacks=()):
     """Train ``model`` (compiled) and return the Keras History; resumable, see module doc."""
@@ -52,8 +83,20 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
     if os.path.isfile(done_path):
         with open(done_path, encoding="utf-8") as handle:
             return json.load(handle)
-    checkpoint = _atomic_checkpoint_class()
+    from avse_tf.training.strategy import is_chief, is_multi_worker
+
     best_path = os.path.join(exp_dir, "best.keras")
+    if is_multi_worker(model.distribute_strategy):
+        from avse_tf.training.loop import custom_loop_fit
+
+        history, best = custom_loop_fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience,
+                                        steps_per_epoch, validation_steps, verbose)
+        summary = {"epochs_run_this_call": len(history.get("loss", [])), "history": history,
+                   "best_val_loss": best, "best_model": best_path}
+        if is_chief(model.distribute_strategy):
+            atomic_write_text(done_path, json.dumps(summary, indent=1, default=float))
+        return summary
+    checkpoint = _atomic_checkpoint_class()
     best_checkpoint = checkpoint(best_path, save_best_only=True)
     if os.path.isfile(os.path.join(exp_dir, "best_val_loss.json")):
         with open(os.path.join(exp_dir, "best_val_loss.json"), encoding="utf-8") as handle:
@@ -74,7 +117,9 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
         keras.callbacks.TerminateOnNaN(),
         *extra_callbacks,
     ]
-    history = model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, callbacks=callbacks,
+    if model.distribute_strategy.num_replicas_in_sync > 1:
+        build_from_local_batch(model)
+    history = model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, callbacks=callbacks, shuffle=False,
                         steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, verbose=verbose)
     summary = {"epochs_run_this_call": len(history.history.get("loss", [])), "history": history.history,
                "best_val_loss": best_checkpoint.best, "best_model": best_path}
