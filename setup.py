@@ -37,6 +37,9 @@ setup(
         # tensorflow-io's native ops load only on the TF 2.16 line (unmaintained since); core code
         # uses tf.signal / tf.io / tf.data instead.
         "io": ["tensorflow-io>=0.37; python_version < '3.13'", "tensorflow>=2.16,<2.17"],
+        # LWS phase reconstruction for speech inpainting (Morrone 2021); it compiles from source
+        # (no wheel for Python 3.11), so it is optional: Griffin-Lim is used without it.
+        "lws": ["lws>=1.2"],
     },
     entry_points={"console_scripts": ["avse = avse_tf.cli.main:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Multimedia :: Sound/Audio :: Speech"],

@@ -210,6 +210,19 @@ def test_python_api_builders_presets_and_config_round_trip():
     assert "Morrone" in " ".join(avse_tf.get_preset("vl2m_grid")["citation"]["authors"])
 
 
+def test_every_preset_of_every_family_builds():
+    import avse_tf
+
+    names = avse_tf.list_presets()
+    families = {avse_tf.get_preset(name)["model"] for name in names}
+    assert {"vl2m", "av_concat_mask", "a_blstm", "av_blstm_mtl", "speech2vid"} <= families
+    for name in names:
+        preset = avse_tf.get_preset(name)
+        assert preset["citation"]["arxiv"], name
+        model = avse_tf.from_preset(name)
+        assert model.count_params() > 0, name
+
+
 def test_mixed_precision_keeps_float32_outputs():
     import keras
 

@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "avse_tf.cli.metrics",
     "avse_tf.cli.platform",
     "avse_tf.cli.enhancement",
+    "avse_tf.cli.speech2vid",
+    "avse_tf.cli.inpainting",
 )
 
 

@@ -12,6 +12,9 @@
 ``error_rate``         corpus-level WER / PER
 ``evaluate``           several metrics for an estimate, the mixture and the improvement
 ``format_table``       plain-text table of ``evaluate``'s result
+``psnr`` / ``ssim``    image quality against reference frames (:mod:`avse_tf.metrics.image`)
+``correlation``        Pearson correlation (lip-sync: mouth opening vs. reference or speech envelope)
+``speech_envelope``    per-video-frame RMS of a waveform
 =====================  =======================================================================
 
 Inputs are 1-D numpy waveforms; lengths within 1 % are trimmed to the shortest, larger mismatches
@@ -20,6 +23,7 @@ are imported on first use.
 """
 
 from avse_tf.metrics.error_rates import edit_distance, error_rate
+from avse_tf.metrics.image import correlation, psnr, speech_envelope, ssim
 from avse_tf.metrics.intelligibility import estoi, stoi
 from avse_tf.metrics.quality import pesq, visqol
 from avse_tf.metrics.report import DEFAULT_METRICS, METRICS, evaluate, format_table
@@ -28,4 +32,5 @@ from avse_tf.metrics.separation import bss_eval_sources, l1, sdr, si_sdr
 __all__ = [
     "pesq", "visqol", "stoi", "estoi", "bss_eval_sources", "sdr", "si_sdr", "l1",
     "edit_distance", "error_rate", "evaluate", "format_table", "METRICS", "DEFAULT_METRICS",
+    "psnr", "ssim", "correlation", "speech_envelope",
 ]

@@ -55,12 +55,31 @@ def get_preset(name):
     return copy.deepcopy(presets[name])
 
 
-def from_preset(name, **overrides):
-    """Build the preset's model: ``build_model(preset["model"], **preset["architecture"], **overrides)``."""
-    from avse_tf.models.enhancement import build_model
+# Model families, by module: each has MODEL_BUILDERS {model name: builder}.
+FAMILY_MODULES = ("avse_tf.models.enhancement", "avse_tf.models.inpainting", "avse_tf.models.speech2vid")
 
-    preset = get_preset(name)
-    return build_model(preset["model"], **{**preset["architecture"], **overrides})
+
+def builder_for(model_name):
+    """The builder of ``model_name`` in whichever family defines it."""
+    import importlib
+
+    for module_name in FAMILY_MODULES:
+        builders = importlib.import_module(module_name).MODEL_BUILDERS
+        if model_name in builders:
+            return builders[model_name]
+    raise ValueError(f"no model family builds {model_name!r}")
+
+
+def from_preset(name, **overrides):
+    """Build a preset's model (a name from :func:`list_presets`, a preset JSON file, or its dict):
+    ``builder(**preset["architecture"], **overrides)`` with the builder of ``preset["model"]``.
+    Architecture keys that the model name already implies (Speech2Vid's ``masked_target`` for
+    ``speech2vid_masked``) are documentation and are not passed twice."""
+    preset = name if isinstance(name, dict) else get_preset(name)
+    architecture = dict(preset["architecture"])
+    if preset["model"] == "speech2vid_masked":
+        architecture.pop("masked_target", None)
+    return builder_for(preset["model"])(**{**architecture, **overrides})
 
 
 __all__ = ["list_presets", "get_preset", "from_preset"]

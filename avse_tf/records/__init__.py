@@ -14,9 +14,9 @@ Read::
 
 from avse_tf.records.reader import (Manifest, check_records, load_manifest, make_dataset, parse_specs,
                                     read_examples, record_errors)
-from avse_tf.records.schema import Feature, RecordSchema, enhancement_schema
+from avse_tf.records.schema import Feature, RecordSchema, enhancement_schema, speech2vid_schema
 from avse_tf.records.writer import RecordWriter, serialize_example, write_records
 
 __all__ = ["Feature", "Manifest", "RecordSchema", "RecordWriter", "check_records", "enhancement_schema",
            "load_manifest", "make_dataset", "parse_specs", "read_examples", "record_errors", "serialize_example",
-           "write_records"]
+           "speech2vid_schema", "write_records"]

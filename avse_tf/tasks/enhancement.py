@@ -306,19 +306,9 @@ def save_preprocessing(records, exp_dir) -> None:
 
 def load_model(path):
     """Load a ``.keras`` checkpoint (safe mode: no arbitrary code) or an experiment folder's best model."""
-    import keras
+    from avse_tf.models.saving import load_model as load
 
-    import avse_tf.models.enhancement  # noqa: F401  (registers the custom layers)
-
-    if os.path.isdir(path):
-        path = os.path.join(path, "best.keras")
-    if not os.path.isfile(path):
-        raise UserInputError(f"model checkpoint not found: {path}; train first or check --ckp")
-    try:
-        return keras.models.load_model(path)
-    except (ValueError, OSError, KeyError) as error:
-        raise UserInputError(f"cannot load model {path}: {str(error).splitlines()[0]}; the file is damaged "
-                             "or not an avse_tf model") from None
+    return load(path, family_module="avse_tf.models.enhancement")
 
 
 # ----------------------------------------------------------------------------------------------
