@@ -1,0 +1,37 @@
+"""The enhancement system learns: the one-command recipe on unseen synthetic speakers.
+
+A small run of ``avse enhancement recipe`` (10 speakers: 4 train, 3 validate, 3 unseen test;
+128 training mixtures, 64 x 2 BLSTM, 25 epochs = 400 steps, about 5 minutes on 2 cores) must
+improve SDR over the unprocessed 2-speaker mixtures of speakers it never saw, and the table must
+carry every model and metric asked for. Measured when this test was written: +0.51 dB SDR on
+average, 58 of 96 mixtures improved, STOI unchanged (-0.00): so short a run only starts to
+separate; the larger runs and their figures are in models/README.md.
+"""
+
+import csv
+import json
+import os
+
+import pytest
+
+from avse_tf.cli.main import main
+
+
+@pytest.mark.slow
+def test_recipe_av_concat_improves_unseen_speakers(tmp_path, capsys):
+    work = tmp_path / "work"
+    assert main(["enhancement", "recipe", "--work_dir", str(work), "--speakers", "10", "--utterances", "16",
+                 "--num_speakers", "2", "--models", "av_concat_mask", "--metrics", "sdr,stoi",
+                 "--hidden_units", "64", "--layers", "2", "--epochs", "25", "--num_mix", "2", "--seed", "2"]) == 0
+    table = capsys.readouterr().out
+    assert "2spk av_concat_mask" in table and "sdr impr." in table
+    summary = json.loads((work / "results" / "summary.json").read_text())["2spk/av_concat_mask"]
+    assert summary["examples"] == 3 * 16 * 2  # every test mixture of the 3 unseen speakers
+    assert summary["sdr_improvement"] > 0.2, summary
+    rows = list(csv.DictReader(open(work / "results" / "2spk" / "av_concat_mask" / "TEST_SET" /
+                                    "metrics_av_concat_mask.csv", encoding="utf-8")))
+    improved = sum(float(row["sdr_improvement"]) > 0 for row in rows)
+    assert improved > len(rows) / 2, (improved, len(rows))
+    # Outputs a user looks for: enhanced wavs per test speaker and the table file.
+    assert os.path.isfile(work / "results" / "table.txt")
+    assert sorted(os.listdir(work / "results" / "2spk" / "av_concat_mask" / "TEST_SET")) >= ["s6", "s7", "s8"]
