@@ -34,4 +34,4 @@ def test_recipe_av_concat_improves_unseen_speakers(tmp_path, capsys):
     assert improved > len(rows) / 2, (improved, len(rows))
     # Outputs a user looks for: enhanced wavs per test speaker and the table file.
     assert os.path.isfile(work / "results" / "table.txt")
-    assert sorted(os.listdir(work / "results" / "2spk" / "av_concat_mask" / "TEST_SET")) >= ["s6", "s7", "s8"]
+    assert {"s8", "s9", "s10"} <= set(os.listdir(work / "results" / "2spk" / "av_concat_mask" / "TEST_SET"))
