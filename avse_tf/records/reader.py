@@ -184,7 +184,7 @@ def make_dataset(files_or_manifest, schema=None, batch_size=8, shuffle=False, sh
     """
     import tensorflow as tf
 
-    files, schema, compression, _ = _resolve(files_or_manifest, schema)
+    files, schema, compression, manifest = _resolve(files_or_manifest, schema)
     if schema is None:
         raise UserInputError("make_dataset needs the schema when record files are given without their manifest")
     if int(batch_size) < 1:
@@ -198,6 +198,11 @@ def make_dataset(files_or_manifest, schema=None, batch_size=8, shuffle=False, sh
     dataset = dataset.interleave(
         lambda name: tf.data.TFRecordDataset(name, compression_type=compression or ""),
         cycle_length=cycle_length, block_length=1, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if manifest is not None and _num_input_workers() == 1:
+        # The manifest counts the examples: a known length gives Keras its steps per epoch (no
+        # "input ran out of data" warning, a real progress bar) and is checked while reading.
+        # Not across workers: auto-sharding by file changes each worker's count.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(manifest.num_examples))
     if shuffle:
         dataset = dataset.shuffle(int(shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
     if repeat:
