@@ -30,8 +30,9 @@ setup(
     package_data={"avse_tf.models": ["preset_files/*.json"]},
     install_requires=requirements(),
     extras_require={
-        # mir_eval: reference BSS-eval that the tests compare our SDR with.
-        "test": ["pytest>=7", "mir_eval>=0.7"],
+        # mir_eval: reference BSS-eval that the tests compare our SDR with; sounddevice: the live demo's
+        # test streams through PortAudio (tools/ci/audio_setup.sh installs the system side).
+        "test": ["pytest>=7", "mir_eval>=0.7", "sounddevice>=0.4"],
         # The live demo streams through PortAudio (a system library: apt-get install libportaudio2).
         "demo": ["sounddevice>=0.4"],
         # tensorflow-io's native ops load only on the TF 2.16 line (unmaintained since); core code

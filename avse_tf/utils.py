@@ -14,8 +14,10 @@ def atomic_path(path):
 
     A job killed mid-write leaves the old file (or none), never a half-written one.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    # Normalised once: a "missing/../x" path would otherwise be made lexically but renamed onto
+    # through a folder that does not exist.
+    path = os.path.abspath(os.fspath(path))
+    directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     suffix = os.path.splitext(path)[1]
     descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)

@@ -47,6 +47,27 @@ def resolve_method(method: str) -> str:
     return method
 
 
+def _gap_griffin_lim_iterations(magnitude, known, free, config, num_samples, iterations, momentum):
+    """The Griffin-Lim iterations of :func:`gap_griffin_lim` on tensors: ``magnitude`` and ``known``
+    ``[T, F]``, ``free`` ``[T, 1]`` bool, ``num_samples`` an int or scalar tensor. Plain TF ops, so the
+    same loop runs eagerly or inside a ``tf.function`` (:func:`compiled_gap_griffin_lim`)."""
+    import tensorflow as tf
+
+    from avse_tf.audio.stft import from_magnitude_phase, istft, stft
+
+    def step(index, current, previous):
+        rebuilt = stft(istft(from_magnitude_phase(magnitude, current), config, num_samples), config)
+        rebuilt = rebuilt[: tf.shape(magnitude)[0]]
+        accelerated = rebuilt + tf.cast(momentum, rebuilt.dtype) * (rebuilt - previous)
+        return index + 1, tf.where(free, tf.math.angle(accelerated), known), rebuilt
+
+    current = tf.where(free, tf.zeros_like(magnitude), known)
+    previous = from_magnitude_phase(magnitude, current)
+    _, current, _ = tf.while_loop(lambda index, *_: index < int(iterations), step,
+                                  (tf.constant(0), current, previous))
+    return current
+
+
 def gap_griffin_lim(magnitude, phase, gap, config="morrone2021", num_samples=None,
                     iterations: int = GRIFFIN_LIM_ITERATIONS, momentum: float = 0.99) -> np.ndarray:
     """Phase ``[T, F]`` whose gap frames are estimated by Griffin-Lim and the others are ``phase``.
@@ -56,23 +77,36 @@ def gap_griffin_lim(magnitude, phase, gap, config="morrone2021", num_samples=Non
     """
     import tensorflow as tf
 
-    from avse_tf.audio.stft import from_magnitude_phase, get_config, istft, stft
+    from avse_tf.audio.stft import get_config
 
     config = get_config(config)
     magnitude = tf.convert_to_tensor(np.asarray(magnitude, np.float32))
-    known = np.asarray(phase, np.float32)
+    known = tf.convert_to_tensor(np.asarray(phase, np.float32))
     free = tf.constant(np.asarray(gap, np.float32).reshape(-1, 1) > 0.5)
     if num_samples is None:
         num_samples = int(magnitude.shape[0]) * config.frame_step
-    current = tf.where(free, tf.zeros_like(magnitude), known)
-    previous = from_magnitude_phase(magnitude, current)
-    for _ in range(iterations):
-        rebuilt = stft(istft(from_magnitude_phase(magnitude, current), config, num_samples), config)
-        rebuilt = rebuilt[: magnitude.shape[0]]
-        accelerated = rebuilt + tf.cast(momentum, rebuilt.dtype) * (rebuilt - previous)
-        previous = rebuilt
-        current = tf.where(free, tf.math.angle(accelerated), known)
-    return current.numpy()
+    return _gap_griffin_lim_iterations(magnitude, known, free, config, num_samples, iterations, momentum).numpy()
+
+
+def compiled_gap_griffin_lim(config="morrone2021", iterations: int = GRIFFIN_LIM_ITERATIONS,
+                             momentum: float = 0.99):
+    """:func:`gap_griffin_lim` as a ``tf.function`` traced once for any number of frames (the live
+    demo calls it once per chunk): ``f(magnitude [T, F], phase [T, F], free [T, 1] bool, num_samples)
+    -> phase [T, F]`` (tensors)."""
+    import tensorflow as tf
+
+    from avse_tf.audio.stft import get_config
+
+    config = get_config(config)
+    bins = config.num_bins
+    signature = [tf.TensorSpec([None, bins], tf.float32), tf.TensorSpec([None, bins], tf.float32),
+                 tf.TensorSpec([None, 1], tf.bool), tf.TensorSpec([], tf.int32)]
+
+    @tf.function(input_signature=signature)
+    def run(magnitude, known, free, num_samples):
+        return _gap_griffin_lim_iterations(magnitude, known, free, config, num_samples, iterations, momentum)
+
+    return run
 
 
 def gap_lws(magnitude, phase, gap, config="morrone2021") -> np.ndarray:
@@ -112,4 +146,5 @@ def reconstruct_waveform(magnitude, phase, gap, method="auto", config="morrone20
     return istft(spectrogram, config, num_samples).numpy()
 
 
-__all__ = ["PHASE_METHODS", "lws_available", "resolve_method", "gap_griffin_lim", "gap_lws", "reconstruct_waveform"]
+__all__ = ["PHASE_METHODS", "lws_available", "resolve_method", "gap_griffin_lim", "compiled_gap_griffin_lim", "gap_lws",
+           "reconstruct_waveform"]

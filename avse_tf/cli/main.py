@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "avse_tf.cli.enhancement",
     "avse_tf.cli.speech2vid",
     "avse_tf.cli.inpainting",
+    "avse_tf.cli.demo",
 )
 
 
