@@ -206,3 +206,55 @@ def test_inpainting_schema_round_trip(tmp_path):
     (back,) = read_examples(manifest)
     assert list(back["phones"]) == [3, 4, 5, 0, 0, 0] and int(back["num_phones"]) == 3
     assert back["gap_mask"].reshape(-1).tolist() == [0, 1, 1, 0, 0] and int(back["sequence_length"]) == 5
+
+
+def test_frame_phone_targets_follow_word_timings():
+    from avse_tf.data import phones
+
+    words = [("sil", 0.0, 0.5), ("bin", 0.5, 0.9), ("sp", 0.9, 1.0), ("two", 1.0, 1.3), ("sil", 1.3, 3.0)]
+    spans = phones.word_phone_spans(words)
+    assert [phones.PHONES[p - 1] for p, _, _ in spans] == ["B", "IH", "N", "T", "UW"]
+    # "bin" = B IH N over 0.4 s with weights 1, 2, 1: 0.1 / 0.2 / 0.1 s; spans tile each word.
+    np.testing.assert_allclose([(a, b) for _, a, b in spans[:3]], [(0.5, 0.6), (0.6, 0.8), (0.8, 0.9)], atol=1e-9)
+    labels = phones.frame_phone_labels(spans, 250)
+    centres = (np.arange(250) * 192 + 192) / 16000
+    assert labels.dtype == np.int32 and labels.shape == (250,)
+    assert np.all(labels[centres < 0.5] == 0) and np.all(labels[(centres > 0.9) & (centres < 1.0)] == 0)
+    assert np.all(labels[(centres >= 0.61) & (centres < 0.79)] == phones.PHONE_IDS["IH"])
+    assert phones.collapse_frame_labels(labels) == phones.phones_to_ids(["B", "IH", "N", "T", "UW"])
+    assert phones.collapse_frame_labels([0, 3, 3, 0, 3, 5, 5, 0]) == [3, 3, 5]
+    # A speed change (x 1/0.8 longer) and a delay move the labels with the audio.
+    moved = phones.frame_phone_labels(spans, 250, time_scale=1.25, time_shift=0.1)
+    assert np.all(moved[(centres >= 0.6 * 1.25 + 0.11) & (centres < 0.8 * 1.25 + 0.09)] == phones.PHONE_IDS["IH"])
+
+
+def test_recognizer_perturbation_keeps_audio_and_labels_together():
+    from avse_tf.data import phones
+    from avse_tf.tasks.inpainting import recognizer_example
+
+    # A tone during the word only: after any perturbation, the labelled frames hold the energy.
+    t = np.arange(48000) / 16000
+    waveform = np.where((t >= 1.0) & (t < 1.6), np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+    spans = phones.word_phone_spans([("sil", 0.0, 1.0), ("two", 1.0, 1.6), ("sil", 1.6, 3.0)])
+    same, labels = recognizer_example(waveform, spans)
+    assert np.array_equal(same, waveform) and labels.shape == (250,)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        moved, labels = recognizer_example(waveform, spans, rng)
+        assert moved.shape == (48000,) and labels.shape == (250,)
+        energy = np.array([np.sum(moved[192 * k + 96:192 * k + 288] ** 2) for k in range(250)])
+        inside = labels > 0
+        near = np.convolve(inside, np.ones(3), "same") > 0  # the labelled frames and their neighbours
+        assert inside.sum() > 20 and energy[inside].min() > 1.0 and energy[~near].max() < 1e-6
+
+
+def test_frame_decoding_smooths_and_collapses():
+    from avse_tf.tasks.inpainting import decode_frame_phones
+
+    labels = np.array([0, 0, 4, 4, 4, 4, 9, 4, 4, 4, 0, 0, 0, 6, 6, 6, 6, 0, 2, 2, 2])
+    logits = np.full((1, len(labels), 10), -5.0)
+    logits[0, np.arange(len(labels)), labels] = 5.0
+    assert decode_frame_phones(logits, smoothing=1, min_frames=1) == [[4, 9, 4, 6, 2]]
+    assert decode_frame_phones(logits, smoothing=1, min_frames=2) == [[4, 6, 2]]  # the 1-frame 9 goes
+    assert decode_frame_phones(logits) == [[4, 6, 2]]
+    assert decode_frame_phones(logits, lengths=[12]) == [[4]]

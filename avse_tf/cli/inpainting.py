@@ -71,7 +71,12 @@ def register(subparsers) -> None:
     records.add_argument("--compression", choices=("none", "gzip"), default="none")
     records.set_defaults(func=run_tfrecords_generator)
 
-    training = commands.add_parser("training", help="train an inpainting model or the PER phone recogniser")
+    training = commands.add_parser(
+        "training", help="train an inpainting model or the PER phone recogniser",
+        description="Inpainting models train on the gapped records. phone_recognizer (for the PER) is a BLSTM frame "
+                    "classifier on 80 log-mel bands of the clean clips of --train_set (early stopping on --val_set), "
+                    "with per-frame phone targets from the corpus's .align word timings (39 CMUdict phones + "
+                    "silence), decoded by collapsing repeats and dropping silence.")
     training.add_argument("--data_dir", required=True)
     training.add_argument("--train_set", default="inpainting_records/TRAINING_SET")
     training.add_argument("--val_set", default="inpainting_records/VALIDATION_SET")
@@ -80,7 +85,11 @@ def register(subparsers) -> None:
                           choices=("a_blstm", "av_blstm", "a_blstm_mtl", "av_blstm_mtl", "phone_recognizer"))
     training.add_argument("--hidden_units", type=int, default=250)
     training.add_argument("--layers", type=int, default=None, help="BLSTM layers (default 3; recogniser 2)")
-    training.add_argument("--learning_rate", type=float, default=1e-3)
+    training.add_argument("--learning_rate", type=float, default=None,
+                          help="Adam learning rate (default 1e-3, the paper's; phone_recognizer 3e-3)")
+    training.add_argument("--recognizer_copies", type=int, default=4,
+                          help="phone_recognizer: copies of each clean clip per epoch (1 as it is, the others speed- "
+                               "and time-shift-perturbed)")
     training.add_argument("--batch_size", type=int, default=8)
     training.add_argument("--epochs", type=int, default=50)
     training.add_argument("--patience", type=int, default=5)
@@ -111,7 +120,9 @@ def register(subparsers) -> None:
     recipe.add_argument("--hidden_units", type=int, default=250)
     recipe.add_argument("--layers", type=int, default=None)
     recipe.add_argument("--recognizer_units", type=int, default=None)
-    recipe.add_argument("--recognizer_epochs", type=int, default=None)
+    recipe.add_argument("--recognizer_epochs", type=int, default=None, help="default: 2 x --epochs")
+    recipe.add_argument("--recognizer_copies", type=int, default=4,
+                        help="copies of each clean training clip per recogniser epoch (1 + perturbed)")
     recipe.add_argument("--batch_size", type=int, default=8)
     recipe.add_argument("--train_copies", type=int, default=2)
     recipe.add_argument("--models", default="a_blstm,av_blstm,a_blstm_mtl,av_blstm_mtl")
@@ -188,8 +199,11 @@ def run_training(args) -> int:
 
     summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.val_set),
                     os.path.join(args.data_dir, "experiments", str(args.exp)), args.model, args.batch_size,
-                    args.epochs, args.patience, args.seed, args.hidden_units, args.layers, args.learning_rate)
+                    args.epochs, args.patience, args.seed, args.hidden_units, args.layers, args.learning_rate,
+                    data_dir=args.data_dir, recognizer_copies=args.recognizer_copies)
     print(f"training: best validation loss {summary['best_val_loss']:.4f}; model {summary['best_model']}")
+    if "validation_per" in summary:
+        print(f"training: phone recogniser PER on the clean validation clips {summary['validation_per']:.3f}")
     return 0
 
 
@@ -218,7 +232,7 @@ def run_recipe(args) -> int:
                    models=[m for m in args.models.split(",") if m], seed=args.seed, patience=args.patience,
                    train_copies=args.train_copies, recognizer_epochs=args.recognizer_epochs,
                    recognizer_units=args.recognizer_units, phase=args.phase,
-                   griffin_lim_iterations=args.griffin_lim_iterations)
+                   griffin_lim_iterations=args.griffin_lim_iterations, recognizer_copies=args.recognizer_copies)
     print(table)
     return 0
 

@@ -12,6 +12,14 @@ only GRID's 51 words, can be labelled. With the rules below GRID's vocabulary us
 
 Pronunciation choice: the first CMUdict entry, except for single letters (GRID's letter slot is
 spelled out as the letter's name): ``a`` -> ``EY`` (CMUdict's first entry is the article ``AH``).
+
+Frame targets (the PER recogniser, :func:`avse_tf.tasks.inpainting.train_recognizer`): GRID gives
+word timings only, so each word's phones are spread over the word's span in proportion to a
+nominal duration (:data:`PHONE_WEIGHTS`: vowels and diphthongs 2, every other phone 1;
+:func:`align_phone_spans`), and every spectrogram frame is labelled with the phone under its centre
+(:func:`frame_phone_labels`). Frames outside every word (``sil``, ``sp``, the clip's edges) get
+label 0, the same index as the CTC blank: a frame classifier's outputs then decode exactly as CTC
+best-path outputs (collapse repeats, drop 0).
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ NUM_CLASSES = len(PHONES) + 1  # + CTC blank
 PHONE_IDS = {phone: index + 1 for index, phone in enumerate(PHONES)}
 SILENCES = ("sil", "sp")
 LETTER_NAMES = {"a": ("EY",)}
+SILENCE = BLANK  # frame label of silence: shares index 0 with the CTC blank
+VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
+# Nominal relative durations used to spread a word's phones over its span.
+PHONE_WEIGHTS = {phone: (2.0 if phone in VOWELS else 1.0) for phone in PHONES}
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,6 +83,57 @@ def align_phone_ids(align_path) -> list:
     return phones_to_ids(words_to_phones(word for word, _, _ in read_align(align_path)))
 
 
+def word_phone_spans(timed_words) -> list:
+    """``[(phone_id, start_s, end_s)]`` from ``[(word, start_s, end_s)]``: silences skipped, each
+    word's phones spread over its span in proportion to :data:`PHONE_WEIGHTS`."""
+    spans = []
+    for word, start, end in timed_words:
+        if word.lower() in SILENCES:
+            continue
+        phones = word_phones(word)
+        weights = [PHONE_WEIGHTS[phone] for phone in phones]
+        total, edge = sum(weights), float(start)
+        for phone, weight in zip(phones, weights):
+            following = edge + (float(end) - float(start)) * weight / total
+            spans.append((PHONE_IDS[phone], edge, following))
+            edge = following
+    return spans
+
+
+def align_phone_spans(align_path) -> list:
+    """Phone spans ``[(phone_id, start_s, end_s)]`` of a GRID ``.align`` file (see the module doc)."""
+    from avse_tf.data.grid import read_align
+
+    return word_phone_spans(read_align(align_path))
+
+
+def frame_phone_labels(spans, num_frames, frame_step=192, frame_length=384, sample_rate=16000, time_scale=1.0,
+                       time_shift=0.0):
+    """Phone id under the centre of each frame (frame ``t`` covers samples ``[t * step, t * step +
+    length)``), 0 (silence) where no span covers it: ``int32 [num_frames]``. ``time_scale`` and
+    ``time_shift`` (seconds) move the spans as a speed change and a delay of the audio would
+    (``t -> t * time_scale + time_shift``)."""
+    import numpy as np
+
+    centres = (np.arange(num_frames) * frame_step + frame_length / 2.0) / float(sample_rate)
+    labels = np.full(num_frames, SILENCE, np.int32)
+    for phone_id, start, end in spans:
+        start, end = start * time_scale + time_shift, end * time_scale + time_shift
+        labels[(centres >= start) & (centres < end)] = int(phone_id)
+    return labels
+
+
+def collapse_frame_labels(labels) -> list:
+    """Phone ids of a frame label sequence: repeats collapsed, silence (0) dropped."""
+    ids, previous = [], None
+    for label in labels:
+        label = int(label)
+        if label != previous and label != SILENCE:
+            ids.append(label)
+        previous = label
+    return ids
+
+
 def grid_phone_inventory() -> list:
     """The phones GRID's vocabulary uses with these rules (32 of the 39)."""
     from avse_tf.data.grid import GRAMMAR
@@ -78,5 +141,6 @@ def grid_phone_inventory() -> list:
     return sorted({phone for choices in GRAMMAR for word in choices for phone in word_phones(word)})
 
 
-__all__ = ["PHONES", "BLANK", "NUM_CLASSES", "word_phones", "words_to_phones", "phones_to_ids", "ids_to_phones",
-           "align_phone_ids", "grid_phone_inventory"]
+__all__ = ["PHONES", "BLANK", "SILENCE", "NUM_CLASSES", "PHONE_WEIGHTS", "word_phones", "words_to_phones",
+           "phones_to_ids", "ids_to_phones", "align_phone_ids", "word_phone_spans", "align_phone_spans",
+           "frame_phone_labels", "collapse_frame_labels", "grid_phone_inventory"]

@@ -30,8 +30,12 @@ CTC over all frames (:class:`CtcLoss`), total loss ``L1_gap + 0.001 * CTC``.
 BLSTM (the original's network saw the zeros of the gapped spectrogram and nothing else).
 
 Phone recogniser (the paper's PER measurement, §3.3): 2 BLSTM layers of 250 units on 80 log-mel
-bands (125-7600 Hz), CTC; trained separately on clean speech and run on inpainted waveforms, so
-the PER does not depend on the inpainting model's own phone head.
+bands (125-7600 Hz) and a linear layer to 40 classes; trained separately on clean speech and run
+on inpainted waveforms, so the PER does not depend on the inpainting model's own phone head. It is
+trained as a frame classifier (per-frame cross-entropy, class 0 = silence, which shares the CTC
+blank's index; :func:`avse_tf.tasks.inpainting.train_recognizer`), which learns from a few dozen
+clips where CTC from scratch stays on the all-blank plateau; :func:`compile_model` still compiles
+it with CTC for users with more data.
 
 Departures: standard LSTM cells (see :class:`avse_tf.layers.StackedBLSTM`; the original used
 TF1's ``LSTMCell``); CTC phone set of 39 phones instead of 33.
@@ -254,7 +258,8 @@ def build_model(architecture, /, **kwargs):
 
 def compile_model(model, optimizer="adam", mtl_weight=MTL_WEIGHT, **compile_kwargs):
     """Compile with the paper's losses: gap L1 on ``inpainted_spectrogram`` (+ ``mtl_weight`` x CTC
-    on ``phone_logits`` for MTL models); CTC alone for the phone recogniser."""
+    on ``phone_logits`` for MTL models); CTC alone for the phone recogniser (the PER recogniser is
+    trained with frame targets instead: :func:`avse_tf.tasks.inpainting.compile_recognizer`)."""
     spec = MODEL_SPECS[model.architecture]
     losses, weights = {}, {}
     if model.architecture != "phone_recognizer":

@@ -7,15 +7,21 @@ Steps (each resumable: finished outputs are kept):
    the rest training; the paper: 25 / 4 / 4 GRID speakers);
 2. landmarks of every video; gap sets (training distribution for training / validation and for
    the variable-gap test set, one set per fixed gap length); records;
-3. the PER phone recogniser, trained on the clean training speakers' audio;
+3. the PER phone recogniser, trained on the clean training speakers' audio (frame classifier,
+   :func:`avse_tf.tasks.inpainting.train_recognizer`; early stopping on the validation speakers);
 4. ``a_blstm``, ``av_blstm``, ``a_blstm_mtl``, ``av_blstm_mtl`` trained on the same gapped records;
 5. every model tested on every test set of the unseen speakers: gap L1, STOI, PESQ, PER of the
    unprocessed and the inpainted signals; tables per gap length and for the variable-gap set, with
    the paper's Table 1 printed beside.
+
+Each test result is stored in ``results/summary.json`` with a fingerprint of the recogniser that
+measured its PER; a retrained recogniser (delete ``experiments/phone_recognizer``) makes the
+tests run again, the inpainting models are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -75,10 +81,22 @@ def _row(summary, kind, paper_label):
     return row
 
 
+def _fingerprint(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250, layers=None, batch_size=8,
                models=MODELS, seed=1, patience=5, train_copies=2, recognizer_epochs=None, recognizer_units=None,
                phase="auto", griffin_lim_iterations=100, validation_speakers=2, test_speakers=2,
-               verbose="auto") -> str:
+               verbose="auto", recognizer_copies=None) -> str:
+    """Run every step (see the module doc) in ``work_dir``; returns the tables (also written to
+    ``results/table.md``). The recogniser gets ``recognizer_units`` (default ``hidden_units``),
+    ``recognizer_epochs`` (default ``2 * epochs``) of ``recognizer_copies`` copies per clip (default
+    :data:`avse_tf.tasks.inpainting.RECOGNIZER_COPIES`) and 2 BLSTM layers."""
     from avse_tf.data.gaps import TEST_GAP_MS
     from avse_tf.data.preprocess import extract_landmarks
     from avse_tf.data.synth.corpus import generate_grid_corpus
@@ -99,10 +117,14 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
     def train(model_name, units, epoch_count):
         return inpainting.train(os.path.join(records, "TRAINING_SET"), os.path.join(records, "VALIDATION_SET"),
                                 os.path.join(experiments, model_name), model_name, batch_size, epoch_count, patience,
-                                seed, units, layers if model_name != "phone_recognizer" else None, verbose=verbose)
+                                seed, units, layers if model_name != "phone_recognizer" else None, verbose=verbose,
+                                data_dir=corpus,
+                                recognizer_copies=recognizer_copies or inpainting.RECOGNIZER_COPIES)
 
     train("phone_recognizer", recognizer_units or hidden_units, recognizer_epochs or 2 * epochs)
-    recognizer = inpainting.load_model(os.path.join(experiments, "phone_recognizer"))
+    recognizer_path = os.path.join(experiments, "phone_recognizer", "best.keras")
+    recognizer = inpainting.load_model(recognizer_path)
+    recognizer_id = _fingerprint(recognizer_path)
     for model_name in models:
         train(model_name, hidden_units, epochs)
     test_sets = ["TEST_SET"] + [inpainting.fixed_gap_set_name(ms) for ms in TEST_GAP_MS]
@@ -115,11 +137,12 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
     for set_name in test_sets:
         for model_name in models:
             key = f"{set_name}/{model_name}"
-            if key not in done:
+            if done.get(key, {}).get("recognizer") != recognizer_id:
                 done[key] = inpainting.test(os.path.join(records, set_name), os.path.join(experiments, model_name),
                                             os.path.join(work_dir, "results", set_name, model_name),
                                             recognizer=recognizer, phase=phase,
                                             griffin_lim_iterations=griffin_lim_iterations)[1]
+                done[key]["recognizer"] = recognizer_id
                 atomic_write_text(summary_path, json.dumps(done, indent=1))
             results[(set_name, model_name)] = done[key]
     table = format_results(results, test_sets)

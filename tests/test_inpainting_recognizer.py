@@ -1,0 +1,34 @@
+"""The PER phone recogniser learns: trained on clean synthetic speech, it transcribes unseen speech.
+
+A 4-speaker synthetic corpus (8 utterances each); the frame classifier trains on 6 utterances of
+s1-s3 (speed / shift perturbed copies), stops early on their 2 others, and is scored on s4, a
+voice it never heard. About 2 minutes on 2 CPU cores.
+"""
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_recognizer_learns_phones_of_an_unseen_speaker(tmp_path):
+    from avse_tf.data import grid
+    from avse_tf.data.synth.corpus import generate_grid_corpus
+    from avse_tf.models.inpainting import build_model
+    from avse_tf.tasks.inpainting import RECOGNIZER_FILE, recognizer_per, train_recognizer
+
+    root = str(tmp_path / "corpus")
+    generate_grid_corpus(root, speakers=4, utterances=8, seed=3)
+    clips = {s: [(f"s{s}", u) for u in grid.list_utterances(root, s)] for s in (1, 2, 3, 4)}
+    train = [clip for s in (1, 2, 3) for clip in clips[s][:-2]]
+    validation = [clip for s in (1, 2, 3) for clip in clips[s][-2:]]
+    untrained = recognizer_per(build_model("phone_recognizer", hidden_units=48, num_layers=2), root, clips[4])
+    exp = str(tmp_path / "recognizer")
+    summary = train_recognizer(root, train, validation, exp, batch_size=8, epochs=8, patience=8, seed=1,
+                               hidden_units=48, layers=2, copies=4, verbose=0)
+    assert (tmp_path / "recognizer" / RECOGNIZER_FILE).is_file()
+    assert summary["validation_per"] < 0.4
+    unseen = recognizer_per(exp, root, clips[4])
+    assert unseen["phones"] > 100
+    # Measured 0.26 (the untrained network: about 1); a blank-only recogniser would score 1.0.
+    assert unseen["per"] < 0.45 < untrained["per"]
+    assert all(len(heard) > 0.5 * len(reference) for _, _, reference, heard in unseen["examples"])

@@ -1,0 +1,1 @@
+"""avse_tf benchmark suite: ``python tools/bench/run.py`` or ``python -m tools.bench`` (see README.md)."""
