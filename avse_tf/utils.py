@@ -8,6 +8,28 @@ import sys
 import tempfile
 
 
+# Read once at import (reading it means setting it, which is not thread-safe): files written
+# through a temporary get the mode a plain open() would give, not mkstemp's owner-only 0600, so a
+# corpus or a results folder stays readable by the group / others as the user's umask allows.
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
+
+def temporary_beside(path, suffix: str = "") -> str:
+    """Create an empty temporary file in ``path``'s folder (made if missing) and return its path.
+
+    Its mode follows the umask like a plain ``open`` (tempfile.mkstemp would leave it 0600).
+    """
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    os.makedirs(directory, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    try:
+        os.fchmod(descriptor, 0o666 & ~UMASK)
+    finally:
+        os.close(descriptor)
+    return temporary
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -17,11 +39,7 @@ def atomic_path(path):
     # Normalised once: a "missing/../x" path would otherwise be made lexically but renamed onto
     # through a folder that does not exist.
     path = os.path.abspath(os.fspath(path))
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-    os.close(descriptor)
+    temporary = temporary_beside(path, os.path.splitext(path)[1])
     try:
         yield temporary
         os.replace(temporary, path)

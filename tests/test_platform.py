@@ -138,6 +138,10 @@ def test_savedmodel_serves_in_a_fresh_process_like_the_python_api(records, singl
     export_dir = tmp_path / "served"
     assert main(["export", "--checkpoint", experiment, "--format", "savedmodel", "--output", str(export_dir)]) == 0
     assert (export_dir / "1" / "saved_model.pb").is_file()  # TensorFlow Serving's <base>/<version> layout
+    # Readable as a plain mkdir would make it (umask), not the owner-only 0700 of a temporary folder.
+    from avse_tf.utils import UMASK
+
+    assert (export_dir / "1").stat().st_mode & 0o777 == 0o777 & ~UMASK
     wav, landmarks = test_clip
     out = tmp_path / "served.npy"
     script = tmp_path / "serve.py"

@@ -170,15 +170,12 @@ class _WavSink:
     """A 32-bit float wav written as the stream goes, renamed onto ``path`` at the end (atomic)."""
 
     def __init__(self, path):
-        import tempfile
-
         import soundfile
 
+        from avse_tf.utils import temporary_beside
+
         self.path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        descriptor, self.temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=directory)
-        os.close(descriptor)
+        self.temporary = temporary_beside(self.path, ".wav")
         self.file = soundfile.SoundFile(self.temporary, "w", SAMPLE_RATE, 1, subtype="FLOAT", format="WAV")
         self.samples = 0
 

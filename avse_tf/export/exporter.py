@@ -23,6 +23,7 @@ import shutil
 import tempfile
 
 from avse_tf.errors import UserInputError
+from avse_tf.utils import UMASK
 
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")
 
@@ -30,7 +31,10 @@ FORMATS = ("savedmodel", "keras", "tflite", "onnx")
 def _atomic_dir(final):
     parent = os.path.dirname(os.path.abspath(final))
     os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+    temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+    # mkdtemp makes it 0700; the export folder gets the mode a plain mkdir would give.
+    os.chmod(temporary, 0o777 & ~UMASK)
+    return temporary
 
 
 def _commit_dir(temporary, final):
