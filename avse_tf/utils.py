@@ -23,10 +23,8 @@ def temporary_beside(path, suffix: str = "") -> str:
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
     os.makedirs(directory, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-    try:
-        os.fchmod(descriptor, 0o666 & ~UMASK)
-    finally:
-        os.close(descriptor)
+    os.close(descriptor)
+    os.chmod(temporary, 0o666 & ~UMASK)  # os.chmod, not fchmod: the latter does not exist on Windows
     return temporary
 
 
