@@ -27,3 +27,7 @@ class NoFaceError(UserInputError):
 
 class MetricInputError(UserInputError):
     """Signals given to a metric cannot be scored (silent reference, length mismatch...)."""
+
+
+class FFmpegError(UserInputError):
+    """The ffmpeg chosen by ``AVSE_FFMPEG`` cannot be found or run."""

@@ -60,10 +60,67 @@ def atomic_save_npy(path, array) -> None:
             np.save(handle, array, allow_pickle=False)
 
 
-def progress(iterable, description: str, total=None, disable=None):
-    """A tqdm progress bar on stderr, hidden when stderr is not a terminal unless AVSE_PROGRESS=1."""
-    from tqdm.auto import tqdm
+def format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
-    if disable is None:
-        disable = not (sys.stderr.isatty() or os.environ.get("AVSE_PROGRESS") == "1")
-    return tqdm(iterable, desc=description, total=total, disable=disable, unit="file", dynamic_ncols=True)
+
+class LogProgress:
+    """Progress as plain lines on stderr, for logs (nohup, a scheduler, CI): a line after the first item
+    (not before: a step that fails on its first file leaves only the one-line error), then whenever
+    another tenth is done or a minute has passed, and one when it ends; each with the count, the time
+    elapsed and an estimate of the time remaining."""
+
+    def __init__(self, iterable, description: str, total=None, unit: str = "file", stream=None,
+                 min_interval: float = 60.0):
+        self.iterable = iterable
+        self.description = description
+        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.min_interval = min_interval
+
+    def _line(self, done: int, started: float, final: bool = False) -> None:
+        import time
+
+        elapsed = time.monotonic() - started
+        count = f"{done}/{self.total}" if self.total is not None else str(done)
+        text = f"{self.description}: {count} {self.unit}s, {format_seconds(elapsed)} elapsed"
+        if final:
+            text += ", done"
+        elif self.total and done:
+            text += f", ~{format_seconds(elapsed / done * (self.total - done))} remaining"
+        print(text, file=self.stream, flush=True)
+
+    def __iter__(self):
+        import time
+
+        started = last_time = time.monotonic()
+        last_done, done = 0, 0
+        step = max(1, (self.total or 0) // 10)
+        for item in self.iterable:
+            yield item
+            done += 1
+            now = time.monotonic()
+            due = done == 1 or done - last_done >= step or now - last_time >= self.min_interval
+            if due and done != self.total:
+                self._line(done, started)
+                last_done, last_time = done, now
+        self._line(done, started, final=True)
+
+
+def progress(iterable, description: str, total=None, disable=None):
+    """Progress over ``iterable``: a tqdm bar on a terminal, :class:`LogProgress` lines otherwise.
+
+    ``AVSE_PROGRESS``: ``bar`` (or ``1``) forces the bar, ``lines`` the lines, ``0`` shows nothing;
+    ``disable=True`` shows nothing.
+    """
+    setting = os.environ.get("AVSE_PROGRESS", "").strip().lower()
+    if disable is True or setting == "0":
+        return iterable
+    if setting in ("bar", "1") or (setting != "lines" and sys.stderr.isatty()):
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=description, total=total, unit="file", dynamic_ncols=True)
+    return LogProgress(iterable, description, total)

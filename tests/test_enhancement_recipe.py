@@ -11,6 +11,7 @@ thresholds stay low because one seed's short run varies; the figures are in mode
 import csv
 import json
 import os
+import re
 
 import pytest
 
@@ -23,8 +24,16 @@ def test_recipe_av_concat_improves_unseen_speakers(tmp_path, capsys):
     assert main(["enhancement", "recipe", "--work_dir", str(work), "--speakers", "10", "--utterances", "16",
                  "--num_speakers", "2", "--models", "av_concat_mask", "--metrics", "sdr,stoi",
                  "--hidden_units", "64", "--layers", "2", "--epochs", "25", "--num_mix", "2", "--seed", "2"]) == 0
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     assert "2spk av_concat_mask" in table and "sdr impr." in table
+    # Not a terminal (as under nohup or CI): every step logs lines with count, elapsed and remaining time.
+    log = captured.out + captured.err
+    for step in ("synth-grid", "video_preprocessing", "tbm_computation", "mixed_speech_generator",
+                 "tfrecords_generator"):
+        assert re.search(rf"^{step}[^\n]*: 1/\d+ files, \d+:\d\d elapsed, ~\d+:\d\d remaining$", log, re.M), step
+        assert re.search(rf"^{step}[^\n]*: (\d+)/\1 files, \d+:\d\d elapsed, done$", log, re.M), step
+    assert re.search(r"^epoch 1/25: .*loss [\d.]+.*; \d+:\d\d elapsed, ~\d+:\d\d remaining at most$", log, re.M)
     summary = json.loads((work / "results" / "summary.json").read_text())["2spk/av_concat_mask"]
     assert summary["examples"] == 3 * 16 * 2  # every test mixture of the 3 unseen speakers
     assert summary["sdr_improvement"] > 0.2, summary

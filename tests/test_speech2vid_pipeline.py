@@ -86,12 +86,12 @@ def test_predict_writes_a_synced_mp4_with_audio(prepared, trained, tmp_path):
     frames, fps = read_video(out)
     assert fps == 25.0 and frames.shape == (41, SIZE, SIZE, 3)
     sound = load_audio(out)
-    assert abs(sound.size - speech.size) < 160
-    # In sync: the decoded track lines up with the input at lag 0 (within 1 ms).
+    assert sound.size == speech.size  # AAC priming and padding trimmed, with any ffmpeg build
+    # In sync: the decoded track lines up with the input at lag 0.
     n = min(sound.size, speech.size) - 800
-    lags = np.arange(-400, 401, 4)
+    lags = np.arange(-400, 401)
     scores = [np.dot(speech[400:n], sound[400 + lag:n + lag]) for lag in lags]
-    assert abs(lags[int(np.argmax(scores))]) <= 16
+    assert lags[int(np.argmax(scores))] == 0
 
     # A still image as identity, pasted back into the full frame.
     import cv2

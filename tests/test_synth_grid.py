@@ -21,6 +21,7 @@ def _digest(root):
     return digest
 
 
+@pytest.mark.media
 def test_layout_and_formats(small_corpus):
     root, description = small_corpus
     assert grid.list_speakers(root) == ["s1", "s2"]
@@ -62,6 +63,7 @@ def test_speech_sits_inside_its_alignment(small_corpus):
     assert energy_inside > 100 * energy_outside
 
 
+@pytest.mark.media
 def test_same_seed_same_bytes_and_resume(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     generate_grid_corpus(str(first), speakers=2, utterances=2, seed=7)

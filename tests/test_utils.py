@@ -36,3 +36,23 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
             raise RuntimeError("killed mid-write")
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(os.listdir(tmp_path)) == ["summary.json"]
+
+
+def test_progress_lines_without_a_terminal(monkeypatch):
+    """Off a terminal: a line after the first item, one per tenth (or per minute), one at the end."""
+    import io
+
+    from avse_tf.utils import LogProgress, progress
+
+    stream = io.StringIO()
+    assert list(LogProgress(range(25), "step", stream=stream)) == list(range(25))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "step: 1/25 files, 0:00 elapsed, ~0:00 remaining"
+    assert lines[-1].startswith("step: 25/25 files, ") and lines[-1].endswith(", done")
+    assert [line.split("/")[0] for line in lines[:-1]] == [f"step: {n}" for n in range(1, 25, 2)]  # every 25 // 10
+    assert all("remaining" in line for line in lines[1:-1])
+    monkeypatch.setenv("AVSE_PROGRESS", "0")
+    items = [1, 2]
+    assert progress(items, "quiet") is items
+    monkeypatch.setenv("AVSE_PROGRESS", "lines")
+    assert isinstance(progress(items, "logged"), LogProgress)

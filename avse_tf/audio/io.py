@@ -1,35 +1,24 @@
 """Read any audio file (or a video's sound track) as mono float32 at a requested rate.
 
 wav / flac / ogg / mp3 go through libsndfile (soundfile); anything libsndfile cannot open (video
-containers, m4a, ...) is decoded by ffmpeg: the one on PATH, or the binary that imageio-ffmpeg
-ships, so no system package is needed. Resampling is polyphase (scipy.signal.resample_poly).
+containers, m4a, ...) is decoded by ffmpeg, chosen by ``AVSE_FFMPEG`` (:mod:`avse_tf.media`): the one
+on PATH, or the binary that imageio-ffmpeg ships, so no system package is needed; the samples are the
+same with either. Resampling is polyphase (scipy.signal.resample_poly).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import subprocess
 from fractions import Fraction
 
 import numpy as np
 import soundfile
 
 from avse_tf.errors import AudioReadError
+from avse_tf.media.ffmpeg import last_line
 
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4a", ".aac")
-
-
-def ffmpeg_executable() -> str:
-    """The ffmpeg binary: the one on PATH if any, else imageio-ffmpeg's bundled build."""
-    import shutil
-
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        return on_path
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
@@ -43,18 +32,33 @@ def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.nda
 
 
 def _decode_with_ffmpeg(path: str, sample_rate: int) -> np.ndarray:
-    command = [
-        ffmpeg_executable(), "-v", "error", "-nostdin", "-i", path,
-        "-vn", "-ac", "1", "-ar", str(int(sample_rate)), "-f", "f32le", "-",
-    ]
-    result = subprocess.run(command, capture_output=True, check=False)
-    if result.returncode != 0 or not result.stdout:
-        reason = result.stderr.decode(errors="replace").strip().splitlines()
-        reason = reason[-1] if reason else "no audio stream"
+    """Decode the first audio stream, trimmed to the container's declared length and, in a video,
+    aligned so that sample 0 plays with the first frame: the same samples from any ffmpeg build."""
+    from avse_tf.media import audio_sample_count, media_info, run_ffmpeg, stream_starts
+
+    info = media_info(path)
+    if info is None or not info.has_audio:
+        reason = "no audio stream" if info is not None else "ffmpeg cannot open it"
         raise AudioReadError(
             f"cannot read audio from {path}: {reason}; give a wav/flac/ogg/mp3 file or a video with a sound track"
         )
-    return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+    result = run_ffmpeg(["-v", "error", "-i", path, "-map", "0:a:0", "-ac", "1", "-ar", str(int(sample_rate)),
+                         "-f", "f32le", "-"])
+    if result.returncode != 0 or not result.stdout:
+        raise AudioReadError(
+            f"cannot read audio from {path}: {last_line(result.stderr, 'no audio decoded')}; "
+            "give a wav/flac/ogg/mp3 file or a video with a sound track"
+        )
+    waveform = np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+    declared = audio_sample_count(path)
+    if declared is not None:  # an MP4 edit list: drop the AAC padding a build did not
+        count, rate = declared
+        waveform = waveform[: int(round(count * sample_rate / rate))]
+    starts = stream_starts(path) if info.has_video else None
+    if starts is not None:
+        shift = int(round((starts[0] - starts[1]) * sample_rate))
+        waveform = waveform[shift:] if shift >= 0 else np.concatenate([np.zeros(-shift, np.float32), waveform])
+    return waveform
 
 
 def _wav_shortfall(path: str) -> int:

@@ -83,6 +83,9 @@ def register(subparsers) -> None:
     demo.add_argument("--realtime", action="store_true",
                       help="run the model's threads at real-time (round-robin) priority 5 where allowed (root or an "
                            "rtprio limit), below the audio server's threads, so other jobs cannot starve the stream")
+    demo.add_argument("--warmup_blocks", type=int, default=8,
+                      help="blocks played as silence and not counted when the stream opens (default 8: the "
+                           "audio server re-plans its graph and the callback thread starts up)")
     demo.add_argument("--report", default=None, help="write the run's figures as JSON here")
     demo.set_defaults(func=run_demo)
 
@@ -205,7 +208,7 @@ class StreamEngine:
     """
 
     def __init__(self, chunker, plan, delay: int, packet_loss=None, source=None, output_wav=None,
-                 record_input=None, total_blocks=None):
+                 record_input=None, total_blocks=None, warmup_blocks: int = 0):
         self.chunker = chunker
         self.plan = plan
         self.block = plan.chunk_samples
@@ -229,6 +232,11 @@ class StreamEngine:
         self.compute = []
         self.compute_blocks = []
         self.late_blocks = []
+        self.xrun_blocks = []  # input block index of every callback PortAudio flagged
+        # Callbacks ignored at the start (silence out, input discarded): a new JACK client's first
+        # cycles run while the graph is re-sorted and its thread first takes the GIL, and may xrun.
+        self.warmup_left = int(warmup_blocks)
+        self.warmup_xruns = 0
         self.processed_blocks = 0
         self.input_done = threading.Event()
         self.worker_error = None
@@ -237,10 +245,18 @@ class StreamEngine:
 
     # -- audio thread ------------------------------------------------------------------------
     def callback(self, indata, outdata, frames, time_info, status) -> None:
+        if self.warmup_left > 0:
+            self.warmup_left -= 1
+            self.warmup_xruns += bool(status.input_overflow or status.output_underflow)
+            if outdata is not None:
+                outdata.fill(0.0)
+            return
         if status.input_overflow:
             self.input_overflows += 1
         if status.output_underflow:
             self.output_underflows += 1
+        if status.input_overflow or status.output_underflow:
+            self.xrun_blocks.append(self.blocks_in)
         now = time_info.currentTime
         if self.total_blocks is None or self.blocks_in < self.total_blocks:
             if self.source is not None:
@@ -381,8 +397,8 @@ def run_demo(args) -> int:
     if args.packet_ms < 20:
         raise UserInputError(f"--packet_ms {args.packet_ms:g}: dropped packets are found as >= 20 ms of digital "
                              "silence; use --packet_ms 20 or more")
-    if args.griffin_lim_iterations < 0 or args.threads < 1:
-        raise UserInputError("--griffin_lim_iterations must be >= 0 and --threads >= 1")
+    if args.griffin_lim_iterations < 0 or args.threads < 1 or args.warmup_blocks < 0:
+        raise UserInputError("--griffin_lim_iterations and --warmup_blocks must be >= 0 and --threads >= 1")
     input_device, output_device = _device(args.input_device), _device(args.output_device)
     input_name = None if args.input_wav else _check_device(sd, input_device, "input")
     output_name = None if args.no_playback else _check_device(sd, output_device, "output")
@@ -430,7 +446,7 @@ def run_demo(args) -> int:
     record_input = _WavSink(args.record_input) if args.record_input else None
     sinks = [sink for sink in (output_wav, record_input) if sink is not None]
     engine = StreamEngine(streaming.Chunker(plan, processor), plan, delay, packet_loss, source, output_wav,
-                          record_input, total_blocks)
+                          record_input, total_blocks, args.warmup_blocks)
     interrupted = False
     try:
         stream = _open_stream(sd, args, engine, input_device, output_device, block)
@@ -537,7 +553,8 @@ def _report(args, engine, processor, plan, delay, compute, device_latency, packe
                     else None},
         "dropped_blocks": {"total": dropped, "input_overflow": engine.input_overflows,
                            "output_underflow": engine.output_underflows, "late": engine.late,
-                           "late_blocks": engine.late_blocks[:100]},
+                           "late_blocks": engine.late_blocks[:100], "xrun_blocks": engine.xrun_blocks[:100]},
+        "warmup": {"blocks": args.warmup_blocks, "xruns": engine.warmup_xruns},
         "blocks": {"in": engine.blocks_in, "out": len(engine.output_times)},
         "compute_ms_per_chunk": compute_stats,
         "chunks": engine.chunker.chunks,

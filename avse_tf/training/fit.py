@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from avse_tf.utils import atomic_path, atomic_write_text
 
@@ -117,10 +118,15 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
         keras.callbacks.TerminateOnNaN(),
         *extra_callbacks,
     ]
+    from avse_tf.training.progress import EpochLog, keras_verbosity
+
+    if verbose == "auto" and not sys.stdout.isatty():
+        callbacks.append(EpochLog(epochs))
     if model.distribute_strategy.num_replicas_in_sync > 1:
         build_from_local_batch(model)
     history = model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, callbacks=callbacks, shuffle=False,
-                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, verbose=verbose)
+                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                        verbose=keras_verbosity(verbose))
     summary = {"epochs_run_this_call": len(history.history.get("loss", [])), "history": history.history,
                "best_val_loss": best_checkpoint.best, "best_model": best_path}
     atomic_write_text(done_path, json.dumps(summary, indent=1, default=float))

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import shutil
+import time
 
 from avse_tf.utils import atomic_path, atomic_write_text
 
@@ -91,7 +92,10 @@ def custom_loop_fit(model, train_dataset, validation_dataset, epochs: int, exp_d
         return {name: float(value) for name, value in logs.items()}
 
     writer = tf.summary.create_file_writer(os.path.join(exp_dir, "logs")) if chief else None
+    from avse_tf.training.progress import epoch_line
+
     history = {}
+    started, epochs_timed = time.monotonic(), 0
     while int(epoch_var) < epochs and int(wait_var) < patience:
         epoch = int(epoch_var)
         logs = run(train_step, distributed_train, steps_per_epoch)
@@ -117,8 +121,9 @@ def custom_loop_fit(model, train_dataset, validation_dataset, epochs: int, exp_d
                 for name, value in logs.items():
                     tf.summary.scalar(name, value, step=epoch)
             writer.flush()
+        epochs_timed += 1
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
+            print(epoch_line(epoch, epochs, logs, time.monotonic() - started, epochs_timed), flush=True)
         epoch_var.assign_add(1)
         manager.save()  # all workers: the save runs collective ops
     # Finished: the backup is no longer needed (done.json stops a repeated command from retraining).

@@ -1,4 +1,4 @@
-"""Decode and encode video with ffmpeg (PATH or imageio-ffmpeg's bundled binary).
+"""Decode and encode video with ffmpeg (chosen by ``AVSE_FFMPEG``: PATH or imageio-ffmpeg's build).
 
 ffmpeg rather than OpenCV's VideoCapture: the same decoder on every machine, GRID's MPEG-1
 ``.mpg`` included, and the same binary muxes audio when writing.
@@ -7,34 +7,26 @@ ffmpeg rather than OpenCV's VideoCapture: the same decoder on every machine, GRI
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 
 import numpy as np
 
-from avse_tf.audio.io import ffmpeg_executable
 from avse_tf.errors import VideoReadError
+from avse_tf.media.ffmpeg import last_line, media_info, passthrough_frames, run_ffmpeg
 
 
 def probe(path) -> dict:
-    """Width, height and fps of the first video stream (ffmpeg's own header parse)."""
+    """Width, height, fps and duration of the first video stream (ffmpeg's own header parse)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise VideoReadError(f"video file not found: {path}; check the path")
     if os.path.getsize(path) == 0:
         raise VideoReadError(f"video file is empty (0 bytes): {path}; re-create or re-download it")
-    import imageio_ffmpeg
-
-    try:
-        reader = imageio_ffmpeg.read_frames(path)
-        meta = next(reader)
-        reader.close()
-    except (RuntimeError, StopIteration, OSError) as error:
-        raise VideoReadError(f"cannot decode video {path}: {str(error).strip().splitlines()[-1] if str(error).strip() else error}; "
-                             "the file is corrupt or not a video") from None
-    width, height = meta["size"]
-    return {"width": int(width), "height": int(height), "fps": float(meta.get("fps") or 25.0),
-            "duration": float(meta.get("duration") or 0.0)}
+    info = media_info(path)
+    if info is None or not info.has_video or not info.width:
+        reason = "no video stream" if info is not None else "ffmpeg cannot open it"
+        raise VideoReadError(f"cannot decode video {path}: {reason}; the file is corrupt or not a video")
+    return {"width": info.width, "height": info.height, "fps": info.fps or 25.0, "duration": info.duration}
 
 
 def read_video(path, grayscale: bool = False):
@@ -42,14 +34,12 @@ def read_video(path, grayscale: bool = False):
     path = os.fspath(path)
     info = probe(path)
     pixel_format = "gray" if grayscale else "rgb24"
-    command = [ffmpeg_executable(), "-v", "error", "-nostdin", "-i", path, "-an",
-               "-f", "rawvideo", "-pix_fmt", pixel_format, "-"]
-    result = subprocess.run(command, capture_output=True, check=False)
+    result = run_ffmpeg(["-v", "error", "-i", path, "-map", "0:v:0", *passthrough_frames(), "-f", "rawvideo",
+                         "-pix_fmt", pixel_format, "-"])
     channels = 1 if grayscale else 3
     frame_bytes = info["width"] * info["height"] * channels
     if result.returncode != 0 or len(result.stdout) < frame_bytes:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise VideoReadError(f"cannot decode video {path}: {message[-1] if message else 'no frames'}; "
+        raise VideoReadError(f"cannot decode video {path}: {last_line(result.stderr, 'no frames')}; "
                              "the file is corrupt or not a video")
     count = len(result.stdout) // frame_bytes
     frames = np.frombuffer(result.stdout[: count * frame_bytes], np.uint8)
@@ -81,12 +71,11 @@ def write_video(path, frames, fps: float = 25.0, audio=None, sample_rate: int = 
     exact = ["-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"] if bitexact else []
     with atomic_path(path) as temporary, tempfile.TemporaryDirectory() as scratch:
         audio_file = os.path.join(scratch, "audio.wav")
-        command = [ffmpeg_executable(), "-v", "error", "-nostdin", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+        command = ["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
         if audio is not None:
             write_audio(audio_file, audio, sample_rate)
             command += ["-i", audio_file] + audio_codec
         command += video_codec + exact + ["-f", container, temporary]
-        result = subprocess.run(command, input=frames.tobytes(), capture_output=True, check=False)
+        result = run_ffmpeg(command, stdin=frames.tobytes())
         if result.returncode != 0:
             raise RuntimeError(f"ffmpeg failed writing {path}: {result.stderr.decode(errors='replace').strip()}")

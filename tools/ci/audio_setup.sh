@@ -10,23 +10,47 @@
 #                                         start the server if none is running
 #   bash tools/ci/audio_setup.sh stop     stop the server this script started
 #
+# Synchronous mode (-S; AVSE_JACK_SYNC=0 turns it off): the server waits for every client each
+# period, so a client that the machine (another job, the hypervisor) kept off the CPU for a few ms
+# delays the period instead of letting the others read a stale or half-written buffer. In the default
+# asynchronous mode that happened without any client being told (the late client gets the xrun, the
+# reader does not): the cause of the live-demo test's "samples were lost or changed" on idle machines.
+#
 # Real-time scheduling (-R) is used where allowed (root, or an rtprio limit), so that other jobs on
 # the machine cannot make the server or its clients miss a period; elsewhere it runs without.
 set -euo pipefail
 
 RATE="${AVSE_JACK_RATE:-16000}"
 PERIOD="${AVSE_JACK_PERIOD:-256}"
+SYNC="${AVSE_JACK_SYNC:-1}"
 STATE="${AVSE_AUDIO_STATE:-${TMPDIR:-/tmp}/avse-audio}"
 mkdir -p "$STATE"
 PIDFILE="$STATE/jackd.pid"
 LOG="$STATE/jackd.log"
 
-if [ "${1:-start}" = "stop" ]; then
-    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-        kill "$(cat "$PIDFILE")"
-        echo "audio_setup: JACK server $(cat "$PIDFILE") stopped"
+# Stop returns only once the server has exited: a start right after a stop that did not wait found
+# the old server still registered ("'default' server already active") and failed, or clients
+# reached the dying one.
+stop_server() {
+    local pid
+    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -9 "$pid" 2>/dev/null || true
+            sleep 0.2
+        fi
+        echo "audio_setup: JACK server $pid stopped"
     fi
     rm -f "$PIDFILE"
+}
+
+if [ "${1:-start}" = "stop" ]; then
+    stop_server
     exit 0
 fi
 
@@ -57,7 +81,9 @@ fi
 
 start() {
     # setsid: the server outlives this script (CI runs the tests after it returns).
-    setsid jackd "$@" -d dummy -r "$RATE" -p "$PERIOD" -C 2 -P 2 >"$LOG" 2>&1 < /dev/null &
+    local sync=()
+    [ "$SYNC" = 1 ] && sync=(-S)
+    setsid jackd "$@" "${sync[@]}" -d dummy -r "$RATE" -p "$PERIOD" -C 2 -P 2 >"$LOG" 2>&1 < /dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 50); do
         running && return 0
@@ -76,4 +102,5 @@ fi
 if grep -qi "cannot use real-time\|cannot lock down" "$LOG"; then
     mode="non-real-time (no permission for real-time scheduling)"
 fi
+[ "$SYNC" = 1 ] && mode="$mode, synchronous"
 echo "audio_setup: JACK dummy server (pid $(cat "$PIDFILE")) at $RATE Hz, $PERIOD-frame periods, $mode; log $LOG"
