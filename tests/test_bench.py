@@ -47,7 +47,7 @@ def test_bench_quick_json(tmp_path):
     assert "fraction of matmul peak" in result.stdout and "RTF tf.function + XLA" in result.stdout
     report = json.loads(output.read_text())
 
-    for key in ("command", "machine", "settings", "peak", "training", "inference", "pipeline", "preprocessing",
+    for key in ("command", "machine", "settings", "peak", "training", "inference", "demo", "pipeline", "preprocessing",
                 "profile", "rows", "notes", "table", "targets_met", "duration_seconds"):
         assert key in report, key
     assert report["settings"]["quick"] is True and report["settings"]["families"] == ["inpainting"]
@@ -68,6 +68,12 @@ def test_bench_quick_json(tmp_path):
             assert entry["modes"][mode]["rtf"] > 0, (entry["model"], mode)
             assert entry["modes"][mode]["compile_seconds"] > 0
         assert entry["best_compiled_rtf"] > 0
+
+    assert {entry["model"] for entry in report["demo"]} == models
+    for entry in report["demo"]:
+        assert "error" not in entry, entry
+        assert entry["chunks"] >= 100 and 0 < entry["margin_mean"] <= entry["margin_p95"] <= entry["margin_max"]
+    assert "compute per 96 ms block / block duration" in result.stdout
 
     pipeline = report["pipeline"]
     assert set(pipeline["results"]) == {"fixed/parsed", "fixed/model_inputs", "var/parsed", "var/model_inputs"}

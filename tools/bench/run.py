@@ -53,7 +53,7 @@ CLIP_SECONDS = 3.0
 CLIP_FRAMES = {"enhancement": 302, "inpainting": 250}  # 48000 samples: morrone2019 / morrone2021 STFT
 VIDEO_FPS = 25
 TARGETS = {"pipeline_factor": 5.0, "blstm_peak_fraction": 0.5, "rtf": 0.05}
-SECTIONS = ("training", "inference", "pipeline", "preprocessing", "profile")
+SECTIONS = ("training", "inference", "demo", "pipeline", "preprocessing", "profile")
 
 
 def log(message):
@@ -629,6 +629,15 @@ def build_rows(report):
             rows.append(_row("inference", model, f"{label} ({result['input']})", entry["rtf"], "x real time",
                              f"<= {target}" if target and is_best else None,
                              (entry["rtf"] <= target) if target and is_best else None))
+    for result in report.get("demo", []):
+        if "error" in result:
+            rows.append(_row("demo", result["model"], "live demo compute margin", None, "", note=result["error"]))
+            continue
+        rows.append(_row("demo", result["model"], f"compute per {result['block_ms']:g} ms block / block duration "
+                         f"(mean of {result['chunks']})", result["margin_mean"], "", "< 1",
+                         result["margin_mean"] < 1,
+                         note=f"p95 {result['margin_p95']:.3f}, max {result['margin_max']:.3f}; "
+                              f"{result['compute_ms_mean']:.1f} ms per block"))
     pipeline = report.get("pipeline")
     if pipeline:
         demand = pipeline.get("demand_clips_per_second")
@@ -856,6 +865,21 @@ def main(argv=None):
                           "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
                 log(f"inference {name} FAILED: {result['error']}")
             report["inference"].append(result)
+    if "demo" in args.sections:
+        from tools.bench.demo_margin import STREAMED, measure_demo_margin
+
+        report["demo"] = []
+        for family, name, preset in models:
+            if name not in STREAMED.get(family, ()):
+                continue
+            try:
+                result = measure_demo_margin(family, name, build(family, preset, args)[0])
+                log(f"demo {name}: compute / block {result['margin_mean']:.3f} (max {result['margin_max']:.3f})")
+            except Exception as error:
+                result = {"family": family, "model": name,
+                          "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
+                log(f"demo {name} FAILED: {result['error']}")
+            report["demo"].append(result)
     if "pipeline" in args.sections:
         batch = args.train_batch
         results = measure_pipeline(data, args, batch)

@@ -15,6 +15,8 @@
 # delays the period instead of letting the others read a stale or half-written buffer. In the default
 # asynchronous mode that happened without any client being told (the late client gets the xrun, the
 # reader does not): the cause of the live-demo test's "samples were lost or changed" on idle machines.
+# How long the server waits is its client timeout (-t; by default two periods, 32 ms, which a
+# virtual machine's vCPU being descheduled by its host exceeds now and then): 2 s here.
 #
 # Real-time scheduling (-R) is used where allowed (root, or an rtprio limit), so that other jobs on
 # the machine cannot make the server or its clients miss a period; elsewhere it runs without.
@@ -23,6 +25,7 @@ set -euo pipefail
 RATE="${AVSE_JACK_RATE:-16000}"
 PERIOD="${AVSE_JACK_PERIOD:-256}"
 SYNC="${AVSE_JACK_SYNC:-1}"
+TIMEOUT_MS="${AVSE_JACK_TIMEOUT_MS:-2000}"
 STATE="${AVSE_AUDIO_STATE:-${TMPDIR:-/tmp}/avse-audio}"
 mkdir -p "$STATE"
 PIDFILE="$STATE/jackd.pid"
@@ -82,7 +85,7 @@ fi
 start() {
     # setsid: the server outlives this script (CI runs the tests after it returns).
     local sync=()
-    [ "$SYNC" = 1 ] && sync=(-S)
+    [ "$SYNC" = 1 ] && sync=(-S -t "$TIMEOUT_MS")
     setsid jackd "$@" "${sync[@]}" -d dummy -r "$RATE" -p "$PERIOD" -C 2 -P 2 >"$LOG" 2>&1 < /dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 50); do
