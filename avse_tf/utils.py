@@ -86,7 +86,8 @@ class LogProgress:
 
         elapsed = time.monotonic() - started
         count = f"{done}/{self.total}" if self.total is not None else str(done)
-        text = f"{self.description}: {count} {self.unit}s, {format_seconds(elapsed)} elapsed"
+        units = self.unit + ("es" if self.unit.endswith(("s", "ch", "sh", "x")) else "s")
+        text = f"{self.description}: {count} {units}, {format_seconds(elapsed)} elapsed"
         if final:
             text += ", done"
         elif self.total and done:
@@ -110,7 +111,7 @@ class LogProgress:
         self._line(done, started, final=True)
 
 
-def progress(iterable, description: str, total=None, disable=None):
+def progress(iterable, description: str, total=None, disable=None, unit: str = "file"):
     """Progress over ``iterable``: a tqdm bar on a terminal, :class:`LogProgress` lines otherwise.
 
     ``AVSE_PROGRESS``: ``bar`` (or ``1``) forces the bar, ``lines`` the lines, ``0`` shows nothing;
@@ -122,5 +123,5 @@ def progress(iterable, description: str, total=None, disable=None):
     if setting in ("bar", "1") or (setting != "lines" and sys.stderr.isatty()):
         from tqdm.auto import tqdm
 
-        return tqdm(iterable, desc=description, total=total, unit="file", dynamic_ncols=True)
-    return LogProgress(iterable, description, total)
+        return tqdm(iterable, desc=description, total=total, unit=unit, dynamic_ncols=True)
+    return LogProgress(iterable, description, total, unit=unit)

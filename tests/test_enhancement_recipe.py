@@ -34,6 +34,7 @@ def test_recipe_av_concat_improves_unseen_speakers(tmp_path, capsys):
         assert re.search(rf"^{step}[^\n]*: 1/\d+ files, \d+:\d\d elapsed, ~\d+:\d\d remaining$", log, re.M), step
         assert re.search(rf"^{step}[^\n]*: (\d+)/\1 files, \d+:\d\d elapsed, done$", log, re.M), step
     assert re.search(r"^epoch 1/25: .*loss [\d.]+.*; \d+:\d\d elapsed, ~\d+:\d\d remaining at most$", log, re.M)
+    assert re.search(r"^test av_concat_mask TEST_SET: (\d+)/\1 batch(?:es)?, \d+:\d\d elapsed, done$", log, re.M)
     summary = json.loads((work / "results" / "summary.json").read_text())["2spk/av_concat_mask"]
     assert summary["examples"] == 3 * 16 * 2  # every test mixture of the 3 unseen speakers
     assert summary["sdr_improvement"] > 0.2, summary

@@ -372,15 +372,17 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
     from avse_tf.metrics import evaluate
     from avse_tf.models.enhancement import MODEL_SPECS
     from avse_tf.plots import save_array_png
-    from avse_tf.utils import atomic_path, atomic_save_npy
+    from avse_tf.utils import atomic_path, atomic_save_npy, progress
 
     model = load_model(checkpoint)
     model_name = model_name or model.name
     if model_name not in MODEL_SPECS:
         raise UserInputError(f"{checkpoint} holds model {model.name!r}; pass --model one of {', '.join(MODEL_SPECS)}")
     dataset = make_model_dataset(test_records, model_name, batch_size, with_targets=False)
+    batches = int(dataset.cardinality())
     rows = []
-    for batch in dataset:
+    for batch in progress(dataset, f"test {model_name} {os.path.basename(os.path.normpath(test_records))}",
+                          total=batches if batches >= 0 else None, unit="batch"):
         inputs, _, _ = model_batch(batch, model_name)
         predictions = model.predict_on_batch(inputs)
         for index in range(int(batch["sequence_length"].shape[0])):
