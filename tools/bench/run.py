@@ -870,7 +870,7 @@ def main(argv=None):
 
         report["demo"] = []
         for family, name, preset in models:
-            if name not in STREAMED.get(family, ()):
+            if name not in STREAMED.get(family, ((),))[0]:
                 continue
             try:
                 result = measure_demo_margin(family, name, build(family, preset, args)[0])
