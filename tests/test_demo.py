@@ -171,12 +171,14 @@ def _cpu_seconds():
     times = os.times()
     own = times.user + times.system + times.children_user + times.children_system
     jack = 0.0
-    for pid in subprocess.run(["pgrep", "-x", "jackd"], capture_output=True, text=True).stdout.split():
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            jack += (int(stat[11]) + int(stat[12])) / ticks
+            head, rest = open(f"/proc/{pid}/stat").read().rsplit(")", 1)
+            if head.split("(", 1)[1] == "jackd":
+                fields = rest.split()
+                jack += (int(fields[11]) + int(fields[12])) / ticks
         except (OSError, IndexError, ValueError):
-            pass
+            pass  # a process that ended meanwhile
     return busy, own + jack, steal / ticks
 
 
