@@ -27,7 +27,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["avse_tf", "avse_tf.*"]),
-    package_data={"avse_tf.models": ["preset_files/*.json"]},
+    # Each system folder ships its presets and its model card.
+    package_data={"avse_tf.systems": ["*/presets/*.json", "*/README.md"]},
     install_requires=requirements(),
     extras_require={
         # mir_eval: reference BSS-eval that the tests compare our SDR with; sounddevice: the live demo's

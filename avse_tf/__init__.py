@@ -8,11 +8,12 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "video", "data", "metrics", "records", "layers", "models", "losses", "training",
-               "tasks", "cli", "errors", "export", "api")
+_SUBMODULES = ("audio", "video", "data", "media", "metrics", "records", "layers", "losses", "training", "export",
+               "streaming", "systems", "cli", "errors", "constants", "api",
+               "models", "tasks")  # the last two: deprecated paths, kept for one release
 # The Python API (avse_tf.api), reachable from the top level: avse_tf.load(...), avse_tf.enhance(...).
 _API = ("load", "enhance", "enhance_file", "Enhancer")
-# Model builders and presets (avse_tf.models): avse_tf.from_preset("vl2m_grid").
+# Model builders and presets of every system (avse_tf.systems.presets): avse_tf.from_preset("vl2m_grid").
 _MODELS = ("from_preset", "get_preset", "list_presets", "build_model")
 
 
@@ -22,7 +23,7 @@ def __getattr__(name):
     if name in _API:
         return getattr(importlib.import_module(f"{__name__}.api"), name)
     if name in _MODELS:
-        return getattr(importlib.import_module(f"{__name__}.models"), name)
+        return getattr(importlib.import_module(f"{__name__}.systems.presets"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

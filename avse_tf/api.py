@@ -10,7 +10,7 @@
 ``avse export --format keras``, and a SavedModel written by ``avse export --format savedmodel``
 (the version folder or its parent, TensorFlow Serving's base path; the newest version is used).
 Keras files load in safe mode and SavedModels are graphs, so no untrusted Python code runs.
-Either way the same serving graph (:mod:`avse_tf.export.serving`) turns the waveform and
+Either way the same serving graph (:mod:`avse_tf.systems.landmark_enhancement.serving`) turns the waveform and
 landmarks into the enhanced waveform and the mask.
 """
 
@@ -77,7 +77,7 @@ def load(path, norm_file=None) -> Enhancer:
     """Load a trained or exported enhancement model (see the module docstring for what ``path`` may be)."""
     import tensorflow as tf
 
-    from avse_tf.export.serving import load_serving
+    from avse_tf.systems.landmark_enhancement.serving import load_serving
 
     path = os.fspath(path)
     if not os.path.exists(path):

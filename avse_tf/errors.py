@@ -31,3 +31,7 @@ class MetricInputError(UserInputError):
 
 class FFmpegError(UserInputError):
     """The ffmpeg chosen by ``AVSE_FFMPEG`` cannot be found or run."""
+
+
+class PresetError(UserInputError, ValueError):
+    """A preset name or file that does not exist, cannot be read, or does not fit the command."""

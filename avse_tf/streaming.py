@@ -28,13 +28,13 @@ Processors (what runs on a chunk; :class:`Chunk` in, complex centre frames out):
 
 * :class:`InpaintingProcessor` — Morrone et al. 2021 (``a_blstm``, ``a_blstm_mtl``; the AV models
   with a landmark source): runs of digital silence (dropped packets) are the gaps; frames away
-  from gaps are copied from the input (the model's :class:`~avse_tf.models.inpainting.GapMerge`
+  from gaps are copied from the input (the model's :class:`~avse_tf.systems.av_inpainting.model.GapMerge`
   does the same), gap frames get the model's magnitude and a Griffin-Lim phase in which the
   reliable and already-emitted frames are fixed (:func:`avse_tf.audio.phase.compiled_gap_griffin_lim`).
   Chunks with no gap in their centre skip the model (their output is the input).
 * :class:`EnhancementProcessor` — Morrone et al. 2019 (``vl2m``, ``av_concat_mask``,
   ``av_concat_spec``): landmarks from a :class:`LandmarkTimeline` (a video or TXT file) or a
-  camera (:class:`CameraLandmarks`), mask and mixture phase as in :mod:`avse_tf.export.serving`.
+  camera (:class:`CameraLandmarks`), mask and mixture phase as in :mod:`avse_tf.systems.landmark_enhancement.serving`.
 
 Offline references: :func:`process_offline` (one chunk holding the whole signal: the model sees
 everything, as ``avse inpainting inpaint`` does) and :func:`process_chunked` (the streaming
@@ -547,8 +547,8 @@ class InpaintingProcessor:
                  max_gap_ms: float | None = 480.0, griffin_lim_context: int = 4):
         from avse_tf.audio.phase import compiled_gap_griffin_lim
         from avse_tf.audio.stft import get_config
-        from avse_tf.models.inpainting import INPAINTING_MODELS, MODEL_SPECS
-        from avse_tf.tasks.inpainting import STFT
+        from avse_tf.systems.av_inpainting.model import INPAINTING_MODELS, MODEL_SPECS
+        from avse_tf.systems.av_inpainting.pipeline import STFT
 
         architecture = getattr(model, "architecture", model.name)
         if architecture not in INPAINTING_MODELS:
@@ -607,7 +607,7 @@ class InpaintingProcessor:
     def __call__(self, chunk: Chunk) -> np.ndarray:
         from avse_tf.audio import features, stft
         from avse_tf.data.normalization import normalize
-        from avse_tf.tasks.inpainting import inpaint_magnitude
+        from avse_tf.systems.av_inpainting.evaluate import inpaint_magnitude
 
         centre = chunk.centre_rows
         gap = self.gap_mask(chunk)
@@ -645,11 +645,11 @@ class InpaintingProcessor:
 class EnhancementProcessor:
     """Face-landmark speech enhancement (Morrone et al. 2019) of a stream: the model's mask (or
     spectrogram) on each chunk, the mixture phase, as the serving graph of
-    :mod:`avse_tf.export.serving` does for a whole clip."""
+    :mod:`avse_tf.systems.landmark_enhancement.serving` does for a whole clip."""
 
     def __init__(self, model, settings, stats, landmarks):
         from avse_tf.audio.stft import get_config
-        from avse_tf.export.serving import SERVABLE
+        from avse_tf.systems.landmark_enhancement.serving import SERVABLE
 
         architecture = getattr(model, "architecture", model.name)
         if architecture not in SERVABLE:
@@ -674,7 +674,7 @@ class EnhancementProcessor:
 
     def __call__(self, chunk: Chunk) -> np.ndarray:
         from avse_tf.audio import features, stft
-        from avse_tf.tasks.enhancement import mask_and_magnitude
+        from avse_tf.systems.landmark_enhancement.evaluate import mask_and_magnitude
 
         self.model_calls += 1
         magnitude, phase = stft.magnitude_phase(chunk.spectrogram)
@@ -703,9 +703,9 @@ def load_processor(path, landmarks=None, norm_file=None, griffin_lim_iterations:
     normalisation statistics (and, for enhancement, the feature settings) saved beside it."""
     import os
 
-    import avse_tf.models.enhancement  # noqa: F401  (registers the classes of both families)
-    import avse_tf.models.inpainting  # noqa: F401
-    from avse_tf.models.saving import load_model
+    import avse_tf.systems.av_inpainting.model  # noqa: F401
+    import avse_tf.systems.landmark_enhancement.model  # noqa: F401  (registers the classes of both families)
+    from avse_tf.training.checkpoints import load_model
 
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -713,18 +713,18 @@ def load_processor(path, landmarks=None, norm_file=None, griffin_lim_iterations:
     model = load_model(path, what="model", flag="--model", compile=False)
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     architecture = getattr(model, "architecture", model.name)
-    from avse_tf.models.inpainting import INPAINTING_MODELS
+    from avse_tf.systems.av_inpainting.model import INPAINTING_MODELS
 
     if architecture in INPAINTING_MODELS:
+        from avse_tf.constants import NORM_FILE
         from avse_tf.data.normalization import load_stats
-        from avse_tf.tasks.inpainting import NORM_FILE
 
         stats = load_stats(norm_file or os.path.join(folder, NORM_FILE))
         return InpaintingProcessor(model, stats, landmarks, griffin_lim_iterations, max_gap_ms=max_gap_ms)
-    from avse_tf.models.enhancement import MODEL_SPECS
+    from avse_tf.systems.landmark_enhancement.model import MODEL_SPECS
 
     if architecture in MODEL_SPECS:
-        from avse_tf.export.serving import load_preprocessing
+        from avse_tf.systems.landmark_enhancement.serving import load_preprocessing
 
         settings, stats = load_preprocessing(folder, norm_file)
         return EnhancementProcessor(model, settings, stats, landmarks)

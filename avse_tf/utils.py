@@ -7,7 +7,6 @@ import os
 import sys
 import tempfile
 
-
 # Read once at import (reading it means setting it, which is not thread-safe): files written
 # through a temporary get the mode a plain open() would give, not mkstemp's owner-only 0600, so a
 # corpus or a results folder stays readable by the group / others as the user's umask allows.

@@ -15,7 +15,7 @@ def test_forward_flops_analytical():
     import keras
 
     from avse_tf.layers import StackedBLSTM
-    from avse_tf.models.speech2vid import speech2vid
+    from avse_tf.systems.speech2vid.model import speech2vid
     from tools.bench.flops import forward_flops
 
     frames, units = 7, 5

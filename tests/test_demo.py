@@ -77,8 +77,8 @@ def demo_model(small_corpus, tmp_path_factory):
     and the corpus speech, concatenated, to play."""
     from avse_tf.audio.io import load_audio
     from avse_tf.data.normalization import save_stats
-    from avse_tf.models.inpainting import a_blstm
-    from avse_tf.tasks.inpainting import log_spectrogram
+    from avse_tf.systems.av_inpainting.model import a_blstm
+    from avse_tf.systems.av_inpainting.pipeline import log_spectrogram
 
     root, description = small_corpus
     waves = []

@@ -1,6 +1,5 @@
 """Enhancement data steps: mixtures with a manifest, LTASS target binary masks, normalisation."""
 
-import json
 import os
 
 import numpy as np

@@ -27,7 +27,7 @@ def prepared(enhancement_corpus):
 def test_records_read_back_exactly(prepared, mode):
     from avse_tf.data.mixing import load_manifest
     from avse_tf.records import read_examples
-    from avse_tf.tasks.enhancement import example_features
+    from avse_tf.systems.landmark_enhancement.pipeline import example_features
 
     assert main(["enhancement", "tfrecords_generator", "--data_dir", prepared, "--mode", mode,
                  "--dest_dir", f"records_{mode}"]) == 0
@@ -46,7 +46,7 @@ def test_records_read_back_exactly(prepared, mode):
 def test_wrong_length_clip_in_both_modes(prepared, caplog):
     from avse_tf.audio.io import load_audio, write_audio
     from avse_tf.data.mixing import load_manifest
-    from avse_tf.tasks.enhancement import example_features
+    from avse_tf.systems.landmark_enhancement.pipeline import example_features
 
     entry = dict(load_manifest(os.path.join(prepared, "mix", "TEST_SET"))[0])
     short = os.path.join(os.path.dirname(prepared), "short.wav")

@@ -117,7 +117,7 @@ def test_models_keep_reliable_frames_and_round_trip(name, tmp_path):
 def test_losses_gap_l1_and_ctc_over_valid_frames():
     import tensorflow as tf
 
-    from avse_tf.models.inpainting import BlankPadding, CtcLoss, GapL1
+    from avse_tf.systems.av_inpainting.model import BlankPadding, CtcLoss, GapL1
 
     rng = np.random.default_rng(1)
     target = rng.normal(size=(2, 10, 5)).astype(np.float32)
@@ -162,7 +162,11 @@ def test_training_lowers_the_gap_l1():
 
 def test_phase_reconstruction_keeps_reliable_frames():
     from avse_tf.audio import stft
-    from avse_tf.audio.phase import gap_griffin_lim, reconstruct_waveform, resolve_method
+    from avse_tf.audio.phase import (
+        gap_griffin_lim,
+        reconstruct_waveform,
+        resolve_method,
+    )
 
     rng = np.random.default_rng(3)
     t = np.arange(16000) / 16000
@@ -193,7 +197,8 @@ def test_phase_reconstruction_keeps_reliable_frames():
 
 def test_inpainting_schema_round_trip(tmp_path):
     from avse_tf.records import read_examples, write_records
-    from avse_tf.records.schema import RecordSchema, inpainting_schema
+    from avse_tf.records.schema import RecordSchema
+    from avse_tf.systems.av_inpainting.pipeline import inpainting_schema
 
     for mode in ("fixed", "var"):
         schema = inpainting_schema(mode, num_audio_samples=960, num_frames=5)
@@ -230,7 +235,7 @@ def test_frame_phone_targets_follow_word_timings():
 
 def test_recognizer_perturbation_keeps_audio_and_labels_together():
     from avse_tf.data import phones
-    from avse_tf.tasks.inpainting import recognizer_example
+    from avse_tf.systems.av_inpainting.phone_recognizer import recognizer_example
 
     # A tone during the word only: after any perturbation, the labelled frames hold the energy.
     t = np.arange(48000) / 16000
@@ -249,7 +254,7 @@ def test_recognizer_perturbation_keeps_audio_and_labels_together():
 
 
 def test_frame_decoding_smooths_and_collapses():
-    from avse_tf.tasks.inpainting import decode_frame_phones
+    from avse_tf.systems.av_inpainting.phone_recognizer import decode_frame_phones
 
     labels = np.array([0, 0, 4, 4, 4, 4, 9, 4, 4, 4, 0, 0, 0, 6, 6, 6, 6, 0, 2, 2, 2])
     logits = np.full((1, len(labels), 10), -5.0)

@@ -37,7 +37,7 @@ def prepared(tmp_path_factory):
 
 def test_gap_sets_are_reproducible_and_stored_with_the_records(prepared, tmp_path):
     from avse_tf.records import read_examples
-    from avse_tf.tasks.inpainting import generate_gap_sets
+    from avse_tf.systems.av_inpainting.pipeline import generate_gap_sets
 
     sets = sorted(os.listdir(os.path.join(prepared, "gaps")))
     assert sets == ["TEST_SET.json", "TEST_SET_1600ms.json", "TEST_SET_400ms.json", "TRAINING_SET.json",

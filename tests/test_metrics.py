@@ -9,8 +9,20 @@ import numpy as np
 import pytest
 
 from avse_tf.errors import MetricInputError
-from avse_tf.metrics import (bss_eval_sources, edit_distance, error_rate, estoi, evaluate, format_table, l1,
-                             pesq, sdr, si_sdr, stoi, visqol)
+from avse_tf.metrics import (
+    bss_eval_sources,
+    edit_distance,
+    error_rate,
+    estoi,
+    evaluate,
+    format_table,
+    l1,
+    pesq,
+    sdr,
+    si_sdr,
+    stoi,
+    visqol,
+)
 
 RATE = 16000
 SNRS = (20, 10, 0, -5)

@@ -10,7 +10,13 @@ import tensorflow as tf
 from avse_tf import losses
 from avse_tf.layers import SequenceMask, StackedBLSTM, frame_mask
 from avse_tf.models import enhancement, presets
-from avse_tf.models.enhancement import MODEL_SPECS, EnhancementModel, build_model, compile_model, select_inputs
+from avse_tf.systems.landmark_enhancement.model import (
+    MODEL_SPECS,
+    EnhancementModel,
+    build_model,
+    compile_model,
+    select_inputs,
+)
 
 SMALL = dict(hidden_units=8, num_layers=2, audio_dim=12, video_dim=6)
 NAMES = list(MODEL_SPECS)

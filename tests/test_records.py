@@ -9,9 +9,19 @@ import numpy as np
 import pytest
 
 from avse_tf.errors import UserInputError
-from avse_tf.records import (Feature, RecordSchema, RecordWriter, check_records, enhancement_schema,
-                             load_manifest, make_dataset, read_examples, record_errors, serialize_example,
-                             write_records)
+from avse_tf.records import (
+    Feature,
+    RecordSchema,
+    RecordWriter,
+    check_records,
+    load_manifest,
+    make_dataset,
+    read_examples,
+    record_errors,
+    serialize_example,
+    write_records,
+)
+from avse_tf.systems.landmark_enhancement.pipeline import enhancement_schema
 
 SMALL = {"num_audio_samples": 800, "audio_dim": 9, "video_dim": 6, "num_frames": 7}
 WAVES = ("target_wav", "interferers_wav", "mixture_wav")

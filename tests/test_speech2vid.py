@@ -1,13 +1,12 @@
 """Speech2Vid building blocks: MFCC windows, face alignment, the models, metrics (no corpus needed)."""
 
-import os
 
 import numpy as np
 import pytest
 
 
 def test_mfcc_windows_are_centred_on_each_video_frame():
-    from avse_tf.tasks.speech2vid import mfcc_windows
+    from avse_tf.systems.speech2vid.pipeline import mfcc_windows
 
     mfcc = np.arange(300 * 13, dtype=np.float32).reshape(300, 13)  # column j of c_k holds 13j + k
     windows = mfcc_windows(mfcc, 75)
@@ -20,7 +19,7 @@ def test_mfcc_windows_are_centred_on_each_video_frame():
 
 
 def test_mfcc_of_a_clip_has_100_frames_per_second():
-    from avse_tf.tasks.speech2vid import compute_mfcc, num_video_frames
+    from avse_tf.systems.speech2vid.pipeline import compute_mfcc, num_video_frames
 
     waveform = np.random.default_rng(0).normal(size=48000).astype(np.float32) * 0.1
     assert compute_mfcc(waveform).shape == (300, 13)
@@ -28,7 +27,7 @@ def test_mfcc_of_a_clip_has_100_frames_per_second():
 
 
 def test_similarity_transform_recovers_a_known_similarity():
-    from avse_tf.tasks.speech2vid import similarity_transform
+    from avse_tf.video.face_alignment import similarity_transform
 
     rng = np.random.default_rng(1)
     points = rng.uniform(0, 100, size=(21, 2))
@@ -43,7 +42,7 @@ def test_similarity_transform_recovers_a_known_similarity():
 def test_align_faces_maps_landmarks_onto_the_template():
     import cv2
 
-    from avse_tf.tasks.speech2vid import ALIGN_POINTS, align_faces, crop_template
+    from avse_tf.video.face_alignment import ALIGN_POINTS, align_faces, crop_template
 
     rng = np.random.default_rng(2)
     shape = rng.uniform(100, 200, size=(68, 2)).astype(np.float32)
@@ -65,7 +64,7 @@ def test_align_faces_maps_landmarks_onto_the_template():
 def test_generator_shapes_and_safe_mode_round_trip(tmp_path, size, count, masked):
     import keras
 
-    from avse_tf.models.speech2vid import speech2vid
+    from avse_tf.systems.speech2vid.model import speech2vid
 
     model = speech2vid(size, count, masked, width=0.125, mfcc_mean=np.arange(12), mfcc_std=np.ones(12) * 2)
     inputs = {"mfcc": np.random.rand(2, 12, 35).astype("f"),
@@ -83,9 +82,8 @@ def test_generator_shapes_and_safe_mode_round_trip(tmp_path, size, count, masked
 
 
 def test_paper_presets_build_the_paper_shapes():
-    from avse_tf.models.speech2vid import deblur_network, from_preset
-
-    from avse_tf.models.presets import get_preset
+    from avse_tf.systems.presets import get_preset
+    from avse_tf.systems.speech2vid.model import deblur_network, from_preset
 
     model = from_preset("speech2vid_voxceleb")
     assert model.get_layer("audio_pool5").output.shape[1:3] == (5, 8)  # the paper's fc6 is 5x8
@@ -101,7 +99,11 @@ def test_paper_presets_build_the_paper_shapes():
 
 
 def test_content_loss_is_zero_for_identical_images_and_grows_with_error():
-    from avse_tf.models.speech2vid import Speech2VidLoss, content_features, face_encoder
+    from avse_tf.systems.speech2vid.model import (
+        Speech2VidLoss,
+        content_features,
+        face_encoder,
+    )
 
     features = content_features(face_encoder(32, 0.25))
     real = np.random.default_rng(3).uniform(size=(2, 32, 32, 3)).astype("f")

@@ -41,7 +41,11 @@ def trained(prepared):
 
 def test_features_and_records_round_trip(prepared):
     from avse_tf.records import read_examples
-    from avse_tf.tasks.speech2vid import load_features, mfcc_windows, read_meta
+    from avse_tf.systems.speech2vid.pipeline import (
+        load_features,
+        mfcc_windows,
+        read_meta,
+    )
 
     corpus, _, features, processed = prepared
     meta = read_meta(processed)
@@ -170,7 +174,8 @@ def test_short_training_learns_lip_motion_on_an_unseen_utterance(prepared, tmp_p
     """About 300 steps on 4 clips: the generated mouth already opens and closes with the speech
     of the held-out utterance, which a still image (correlation 0) cannot (the longer run in
     models/README.md also beats the still on PSNR / SSIM)."""
-    from avse_tf.tasks.speech2vid import evaluate, train
+    from avse_tf.systems.speech2vid.evaluate import evaluate
+    from avse_tf.systems.speech2vid.train import train
 
     _, _, _, processed = prepared
     exp = str(tmp_path / "exp")

@@ -172,8 +172,8 @@ def test_video_features_match_offline_deltas():
 def inpainting_checkpoint(tmp_path_factory):
     """A small randomly initialised a_blstm saved like an experiment folder (model + statistics)."""
     from avse_tf.data.normalization import save_stats
-    from avse_tf.models.inpainting import a_blstm
-    from avse_tf.tasks.inpainting import log_spectrogram
+    from avse_tf.systems.av_inpainting.model import a_blstm
+    from avse_tf.systems.av_inpainting.pipeline import log_spectrogram
 
     folder = tmp_path_factory.mktemp("inpainting_exp")
     log_magnitude = log_spectrogram(_speechlike(3.0, seed=4))[0]
@@ -192,7 +192,7 @@ def test_inpainting_offline_is_the_inpaint_command_and_stream_keeps_the_reliable
                                                                                        tmp_path):
     from avse_tf.audio.io import load_audio, write_audio
     from avse_tf.data.gaps import detect_silent_gaps
-    from avse_tf.tasks.inpainting import inpaint_file
+    from avse_tf.systems.av_inpainting.inpaint import inpaint_file
 
     wave = _with_drops()
     write_audio(tmp_path / "gapped.wav", wave)
@@ -250,7 +250,7 @@ def test_enhancement_model_streams_and_equals_offline_with_full_context(tmp_path
     import json
 
     from avse_tf.data.normalization import save_stats
-    from avse_tf.models.enhancement import av_concat_mask
+    from avse_tf.systems.landmark_enhancement.model import av_concat_mask
 
     model = av_concat_mask(hidden_units=8, num_layers=1)
     model.save(str(tmp_path / "best.keras"))

@@ -9,7 +9,12 @@ from avse_tf.data.synth.face import FaceIdentity, render_face
 from avse_tf.errors import NoFaceError, UserInputError, VideoReadError
 from avse_tf.video import align, crops
 from avse_tf.video.io import read_video, write_video
-from avse_tf.video.landmarks import LandmarkExtractor, load_landmarks_txt, mouth_opening, save_landmarks_txt
+from avse_tf.video.landmarks import (
+    LandmarkExtractor,
+    load_landmarks_txt,
+    mouth_opening,
+    save_landmarks_txt,
+)
 
 pytestmark = pytest.mark.media  # CI runs these again with AVSE_FFMPEG=bundled
 

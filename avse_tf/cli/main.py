@@ -1,6 +1,6 @@
 """Entry point of the ``avse`` console script and ``python -m avse_tf``.
 
-Each command module exposes ``register(subparsers)``, which adds its sub-commands and sets
+The shared command modules and every registered system's ``cli`` module expose ``register(subparsers)``, which adds its sub-commands and sets
 ``func`` on them. Errors the user can fix (:class:`avse_tf.errors.UserInputError`) print one line
 and exit with code 2; so do missing files and argparse usage errors.
 """
@@ -15,17 +15,10 @@ import sys
 from avse_tf import __version__
 from avse_tf.errors import UserInputError
 
-# Command modules, in the order `avse --help` lists them. Shared commands first, then one group
-# per paper.
-COMMAND_MODULES = (
-    "avse_tf.cli.shared",
-    "avse_tf.cli.metrics",
-    "avse_tf.cli.platform",
-    "avse_tf.cli.enhancement",
-    "avse_tf.cli.speech2vid",
-    "avse_tf.cli.inpainting",
-    "avse_tf.cli.demo",
-)
+# Shared command modules; each system's command group comes from the registry
+# (avse_tf.systems) between them, in registry order.
+SHARED_COMMANDS = ("avse_tf.cli.shared", "avse_tf.cli.metrics", "avse_tf.cli.platform")
+SHARED_COMMANDS_AFTER_SYSTEMS = ("avse_tf.cli.demo",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"avse_tf {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module_name in COMMAND_MODULES:
+    from avse_tf.systems import all_systems
+
+    for module_name in SHARED_COMMANDS:
+        importlib.import_module(module_name).register(subparsers)
+    for system in all_systems():
+        system.module(system.cli_module).register(subparsers)
+    for module_name in SHARED_COMMANDS_AFTER_SYSTEMS:
         importlib.import_module(module_name).register(subparsers)
     return parser
 

@@ -62,7 +62,7 @@ def run_tune(args) -> int:
 
     import_tensorflow_quietly()
     from avse_tf.metrics import format_table
-    from avse_tf.models.presets import get_preset
+    from avse_tf.systems.presets import get_preset
     from avse_tf.tasks import enhancement
     from avse_tf.training.strategy import set_determinism, strategy_from_args
     from avse_tf.training.tuner import tune, write_tuned_preset

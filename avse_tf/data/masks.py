@@ -32,7 +32,11 @@ def compute_tbms(data_dir, speaker_ids, audio_dir="audio", dest_dir="tbm", sampl
     """Write ``<data_dir>/s<k>/<dest_dir>/<id>.npy`` TBMs (uint8 ``[T, 257]``) and ``ltass.npz`` per speaker."""
     from avse_tf.audio import features, stft
     from avse_tf.audio.io import load_audio
-    from avse_tf.data.preprocess import _fit_length, output_folder, resolve_speaker_folder
+    from avse_tf.data.preprocess import (
+        _fit_length,
+        output_folder,
+        resolve_speaker_folder,
+    )
     from avse_tf.utils import atomic_path, atomic_save_npy, progress
 
     written = []

@@ -4,7 +4,7 @@ Layouts (``OUTPUT`` is ``--output``):
 
 * ``savedmodel``: ``OUTPUT/<version>/`` (``saved_model.pb``, ``variables/``), the layout TensorFlow
   Serving loads with ``--model_base_path=OUTPUT``; signature ``serving_default`` =
-  ``enhance(waveform, landmarks) -> {enhanced_waveform, mask}`` (see :mod:`avse_tf.export.serving`).
+  ``enhance(waveform, landmarks) -> {enhanced_waveform, mask}`` (see :mod:`avse_tf.systems.landmark_enhancement.serving`).
 * ``keras``: ``OUTPUT/model.keras`` plus ``preprocessing.json`` and ``normalization.npz``, which
   :func:`avse_tf.load` turns back into the same serving function (safe mode, no code loaded).
 * ``tflite``: ``OUTPUT/model.tflite``, the model core (normalised features in, mask / spectrogram
@@ -77,8 +77,8 @@ def export_model(checkpoint, export_format="savedmodel", output="exported", vers
     """Export ``checkpoint`` (``.keras`` or experiment folder); returns the written path."""
     import tensorflow as tf
 
-    from avse_tf.export.serving import load_serving
-    from avse_tf.tasks.enhancement import NORM_FILE, PREPROCESSING_FILE
+    from avse_tf.constants import NORM_FILE, PREPROCESSING_FILE
+    from avse_tf.systems.landmark_enhancement.serving import load_serving
 
     if export_format not in FORMATS:
         raise UserInputError(f"unknown export format {export_format!r}; choose {', '.join(FORMATS)}")

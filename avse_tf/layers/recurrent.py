@@ -73,7 +73,7 @@ class StackedBLSTM(keras.layers.Layer):
         dropout_placement: ``"every_layer"`` (default): dropout after each BLSTM layer's output;
             ``"top"``: once, on the output of the whole stack, which is what the original code did
             (``tf.nn.dropout`` on the ``stack_bidirectional_dynamic_rnn`` output, before the linear
-            layer). The model builders of :mod:`avse_tf.models.enhancement` use ``"top"``.
+            layer). The model builders of :mod:`avse_tf.systems.landmark_enhancement.model` use ``"top"``.
         regularization: L2 weight ``lambda`` on the LSTM kernels and recurrent kernels
             (Keras convention: adds ``lambda * sum(w**2)``; biases are not regularised).
         init_scale: kernels and recurrent kernels start uniform in ``[-init_scale, init_scale]``

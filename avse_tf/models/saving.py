@@ -1,33 +1,5 @@
-"""Loading checkpoints of any family: one place for safe mode, registration and one-line errors."""
+"""Deprecated import path ``avse_tf.models.saving``: moved to ``avse_tf.training.checkpoints`` (kept for one release; warns on use)."""
 
-from __future__ import annotations
+from avse_tf._deprecation import alias_module
 
-import importlib
-import os
-import zipfile
-
-from avse_tf.errors import UserInputError
-
-
-def load_model(path, what="model checkpoint", flag="--ckp", compile=True, family_module=None):
-    """A ``.keras`` file, or an experiment folder's ``best.keras``, in Keras safe mode.
-
-    ``family_module`` (e.g. ``"avse_tf.models.inpainting"``) is imported first so that its custom
-    layers and losses are registered; Keras then rebuilds the model from its config alone (no
-    pickled or arbitrary code). A missing or damaged file gives one line naming it.
-    """
-    import keras
-
-    if family_module:
-        importlib.import_module(family_module)
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, "best.keras")
-    if not os.path.isfile(path):
-        raise UserInputError(f"{what} not found: {path}; train first or check {flag}")
-    try:
-        return keras.models.load_model(path, compile=compile, safe_mode=True)
-    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
-        raise UserInputError(f"cannot load {what} {path}: {reason}; the file is damaged or not an avse_tf "
-                             ".keras model (train again or pass another file)") from None
+__getattr__ = alias_module(__name__, ("avse_tf.training.checkpoints", ))

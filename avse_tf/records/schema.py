@@ -22,7 +22,6 @@ import json
 DTYPES = ("int64", "float32", "bytes")
 MODES = ("fixed", "var")
 LENGTH_FEATURES = ("sequence_length", "num_samples")
-ENHANCEMENT_WAVEFORMS = ("target_wav", "interferers_wav", "mixture_wav")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,83 +166,3 @@ def _as_feature(value) -> Feature:
     if isinstance(value, dict):
         return Feature.from_dict(value)
     raise ValueError(f"expected a Feature, got {value!r}")
-
-
-def enhancement_schema(mode="fixed", num_audio_samples=48000, audio_dim=257, video_dim=136, num_frames=302):
-    """Records of the face-landmark speech enhancement system (Morrone et al., ICASSP 2019).
-
-    Context: ``mixture_path``, ``target_path``, ``speaker``, ``utterance`` (strings),
-    ``sequence_length``, ``num_samples``; waveforms ``target_wav``, ``interferers_wav`` (their
-    sum), ``mixture_wav``. Per frame: ``tbm`` [T, audio_dim] (target binary mask),
-    ``video_features`` [T, video_dim] (normalised landmark motion), ``mixed_spectrogram``
-    [T, audio_dim] (normalised power-law mixture spectrogram). ``fixed``: waveforms of exactly
-    ``num_audio_samples`` and ``num_frames`` frames (``None``: not enforced); ``var``: any length,
-    waveforms per sample, and the two sizes are not stored.
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'fixed' or 'var', got {mode!r}")
-    context = {"mixture_path": Feature("bytes"), "target_path": Feature("bytes"),
-               "speaker": Feature("bytes"), "utterance": Feature("bytes"),
-               "sequence_length": Feature("int64"), "num_samples": Feature("int64")}
-    sequence = {"tbm": Feature("float32", audio_dim), "video_features": Feature("float32", video_dim),
-                "mixed_spectrogram": Feature("float32", audio_dim)}
-    for name in ENHANCEMENT_WAVEFORMS:
-        if mode == "fixed":
-            context[name] = Feature("float32", num_audio_samples, waveform=True)
-        else:
-            sequence[name] = Feature("float32", 1, waveform=True)
-    if mode == "var":
-        num_audio_samples = num_frames = None
-    return RecordSchema("enhancement", mode, context, sequence, num_audio_samples, num_frames)
-
-
-INPAINTING_MAX_PHONES = 64
-
-
-def inpainting_schema(mode="fixed", num_audio_samples=48000, audio_dim=257, video_dim=136, num_frames=250,
-                      max_phones=INPAINTING_MAX_PHONES):
-    """Records of the AV speech-inpainting system (Morrone et al., ICASSP 2021).
-
-    Context: ``speaker``, ``utterance``, ``audio_path`` (strings), ``sequence_length``,
-    ``num_samples``; ``clean_wav`` (the uncorrupted waveform, the reference for the metrics);
-    ``phones`` [max_phones] int64 (phone ids 1..39 of :mod:`avse_tf.data.phones`, zero-padded) and
-    ``num_phones``. Per frame: ``clean_spectrogram`` [T, audio_dim] (normalised log magnitude of
-    the clean clip, the target), ``video_features`` [T, video_dim] (normalised landmark motion),
-    ``gap_mask`` [T, 1] (1 = missing frame). The model input is ``clean_spectrogram * (1 - gap_mask)``
-    (made on the fly, so a gap set stores no second spectrogram). ``fixed``: 48000 samples and 250
-    frames (the 2021 STFT) per clip; ``var``: any length, waveform per sample.
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'fixed' or 'var', got {mode!r}")
-    context = {"speaker": Feature("bytes"), "utterance": Feature("bytes"), "audio_path": Feature("bytes"),
-               "sequence_length": Feature("int64"), "num_samples": Feature("int64"),
-               "phones": Feature("int64", max_phones), "num_phones": Feature("int64")}
-    sequence = {"clean_spectrogram": Feature("float32", audio_dim), "video_features": Feature("float32", video_dim),
-                "gap_mask": Feature("float32", 1)}
-    if mode == "fixed":
-        context["clean_wav"] = Feature("float32", num_audio_samples, waveform=True)
-    else:
-        sequence["clean_wav"] = Feature("float32", 1, waveform=True)
-        num_audio_samples = num_frames = None
-    return RecordSchema("inpainting", mode, context, sequence, num_audio_samples, num_frames)
-
-
-def speech2vid_schema(mfcc_rows=12, mfcc_columns=35):
-    """Records of Speech2Vid ("You said that?", Chung et al., BMVC 2017): one example per video frame.
-
-    Context only (no feature lists): ``speaker``, ``utterance`` (strings), ``frame`` (int64, index
-    of the target frame at 25 fps), ``mfcc`` [mfcc_rows * mfcc_columns] float32 (the 12 x 35 MFCC
-    window around the frame, c0 dropped, row-major), ``target`` (bytes: the aligned target face,
-    raw uint8 RGB ``[S, S, 3]``), ``identity`` (bytes: K aligned still faces of the same video,
-    raw uint8 ``[K, S, S, 3]``), ``target_landmarks`` [136] float32 (the target's 68 points in the
-    crop, divided by S) and ``mouth_opening`` (float32, inner-lip opening in crop pixels).
-    ``sequence_length`` is 1 and ``num_samples`` 0 (no waveform is stored). The image size S and
-    count K are not part of the schema: ``prepare_data`` writes them in ``speech2vid.json`` beside
-    the sets.
-    """
-    context = {"speaker": Feature("bytes"), "utterance": Feature("bytes"), "frame": Feature("int64"),
-               "mfcc": Feature("float32", int(mfcc_rows) * int(mfcc_columns)),
-               "target": Feature("bytes"), "identity": Feature("bytes"),
-               "target_landmarks": Feature("float32", 136), "mouth_opening": Feature("float32"),
-               "sequence_length": Feature("int64"), "num_samples": Feature("int64")}
-    return RecordSchema("speech2vid", "fixed", context, {})

@@ -1,1 +1,2 @@
-"""End-to-end steps per system: record building, training, testing, and user-facing helpers."""
+"""Deprecated package ``avse_tf.tasks``: each system's steps live in ``avse_tf/systems/<system>/``
+(pipeline, train, evaluate, recipe, ...). The old modules re-export them for one release."""

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 
+from avse_tf.constants import BEST_CHECKPOINT
 from avse_tf.utils import atomic_path, atomic_write_text
 
 
@@ -86,7 +87,7 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
             return json.load(handle)
     from avse_tf.training.strategy import is_chief, is_multi_worker
 
-    best_path = os.path.join(exp_dir, "best.keras")
+    best_path = os.path.join(exp_dir, BEST_CHECKPOINT)
     if is_multi_worker(model.distribute_strategy):
         from avse_tf.training.loop import custom_loop_fit
 

@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 
+from avse_tf.constants import BEST_CHECKPOINT
 from avse_tf.utils import atomic_path, atomic_write_text
 
 
@@ -111,7 +112,7 @@ def custom_loop_fit(model, train_dataset, validation_dataset, epochs: int, exp_d
             wait_var.assign_add(1)
         if chief:
             if improved:
-                with atomic_path(os.path.join(exp_dir, "best.keras")) as temporary:
+                with atomic_path(os.path.join(exp_dir, BEST_CHECKPOINT)) as temporary:
                     model.save(temporary, overwrite=True)
             with atomic_path(os.path.join(exp_dir, "last.keras")) as temporary:
                 model.save(temporary, overwrite=True)

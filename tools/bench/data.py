@@ -51,7 +51,7 @@ def prepare(cache_dir: str, quick: bool = False, log=print) -> dict:
     from avse_tf.data.mixing import generate_mixtures
     from avse_tf.data.preprocess import extract_landmarks
     from avse_tf.data.synth.corpus import generate_grid_corpus
-    from avse_tf.tasks.enhancement import generate_records
+    from avse_tf.systems.landmark_enhancement.pipeline import generate_records
 
     speakers = list(range(1, settings["speakers"] + 1))
     steps = {}

@@ -201,7 +201,7 @@ class Peak:
 # Models and synthetic batches
 
 def build(family, preset, args):
-    from avse_tf.models import presets
+    from avse_tf.systems import presets
 
     overrides = args.overrides["speech2vid" if family == "speech2vid" else "blstm"]
     model = presets.from_preset(preset, **overrides)
@@ -264,16 +264,16 @@ def compile_for_training(family, model, args):
     import keras
 
     if family == "enhancement":
-        from avse_tf.models.enhancement import compile_model
+        from avse_tf.systems.landmark_enhancement.model import compile_model
 
         compile_model(model, keras.optimizers.Adam(1e-3))
         return "library loss (" + model.spec["loss"] + "), Adam"
     if family == "inpainting":
-        from avse_tf.models.inpainting import compile_model
+        from avse_tf.systems.av_inpainting.model import compile_model
 
         compile_model(model, keras.optimizers.Adam(1e-3))
         return "gap L1" + (" + 0.001 CTC" if model.spec["mtl"] else "") + ", Adam"
-    from avse_tf.models.speech2vid import Speech2VidLoss, content_features, face_encoder
+    from avse_tf.systems.speech2vid.model import Speech2VidLoss, content_features, face_encoder
 
     encoder = face_encoder(model.image_size, width=0.5 if not args.quick else 0.25)
     model.compile(keras.optimizers.Adam(1e-3), loss={"face": Speech2VidLoss(content_features(encoder), 1.0)})
@@ -416,7 +416,7 @@ def measure_pipeline(data, args, batch):
     import tensorflow as tf
 
     from avse_tf.records import load_manifest, make_dataset
-    from avse_tf.tasks.enhancement import model_batch
+    from avse_tf.systems.landmark_enhancement.pipeline import model_batch
 
     results = {}
     seconds = 1.0 if args.quick else 2.0
@@ -462,7 +462,7 @@ def measure_preprocessing(data, args):
 
     # Feature extraction, per clip.
     from avse_tf.data.mixing import load_manifest
-    from avse_tf.tasks.enhancement import example_features
+    from avse_tf.systems.landmark_enhancement.pipeline import example_features
 
     entries = load_manifest(data["mixtures"])
     example_features(entries[0], data["corpus"], num_audio_samples=48000)
@@ -479,7 +479,7 @@ def measure_preprocessing(data, args):
         folder = os.path.join(data["corpus"], speaker, "landmarks")
         clips += [(speaker, name[:-4]) for name in sorted(os.listdir(folder)) if name.endswith(".txt")]
     try:
-        from avse_tf.tasks.inpainting import clip_features
+        from avse_tf.systems.av_inpainting.pipeline import clip_features
 
         clip_features(data["corpus"], clips[0][0], clips[0][1])
         begin = time.perf_counter()
@@ -905,7 +905,7 @@ def main(argv=None):
         import numpy as np
 
         from tools.bench import flops
-        from avse_tf.models import presets
+        from avse_tf.systems import presets
 
         model = presets.from_preset("speech2vid_voxceleb", **args.overrides["speech2vid"])
         example = {"mfcc": np.zeros([1, 12, 35], "float32"),

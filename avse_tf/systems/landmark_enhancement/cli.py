@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.constants import BEST_CHECKPOINT
 from avse_tf.training.strategy import add_distribution_args
 
 
@@ -256,7 +257,7 @@ def run_tbm_computation(args) -> int:
 
 def run_tfrecords_generator(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.enhancement import generate_records
+    from avse_tf.systems.landmark_enhancement.pipeline import generate_records
 
     counts = generate_records(args.data_dir, args.num_speakers, args.mode, args.dest_dir, args.mix_audio_dir,
                               args.video_dir, args.tbm_dir, args.delta, args.norm_data_dir, args.per_speaker_norm,
@@ -269,7 +270,7 @@ def run_tfrecords_generator(args) -> int:
 
 def run_training(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.enhancement import train
+    from avse_tf.systems.landmark_enhancement.train import train
     from avse_tf.training.strategy import strategy_from_args
 
     summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.validation_set),
@@ -286,9 +287,9 @@ def run_training(args) -> int:
 def run_testing(args) -> int:
     _quiet_tf()
     from avse_tf.metrics import format_table
-    from avse_tf.tasks.enhancement import test
+    from avse_tf.systems.landmark_enhancement.evaluate import test
 
-    checkpoint = args.ckp or os.path.join(args.data_dir, "experiments", str(args.exp), "best.keras")
+    checkpoint = args.ckp or os.path.join(args.data_dir, "experiments", str(args.exp), BEST_CHECKPOINT)
     _, summary = test(os.path.join(args.data_dir, args.test_set), checkpoint,
                       os.path.join(args.data_dir, args.output_dir, str(args.exp)), args.data_dir, args.mask_dir,
                       args.mask_threshold, args.batch_size, tuple(args.metrics.split(",")), model_name=args.model)
@@ -301,7 +302,7 @@ def run_testing(args) -> int:
 
 def run_recipe(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.enhancement_recipe import run_recipe as recipe
+    from avse_tf.systems.landmark_enhancement.recipe import run_recipe as recipe
 
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
                    hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,

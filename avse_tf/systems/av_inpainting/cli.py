@@ -151,7 +151,7 @@ def register(subparsers) -> None:
 def run_audio_preprocessing(args) -> int:
     _quiet_tf()
     from avse_tf.data.preprocess import compute_spectrograms
-    from avse_tf.tasks.inpainting import SPECTROGRAM_DIR
+    from avse_tf.systems.av_inpainting.pipeline import SPECTROGRAM_DIR
 
     written = compute_spectrograms(args.data_dir, args.speaker_ids, args.audio_dir, SPECTROGRAM_DIR, 16000,
                                    args.max_wav_length, "morrone2021", "log")
@@ -170,7 +170,7 @@ def run_video_preprocessing(args) -> int:
 
 def run_gap_generator(args) -> int:
     from avse_tf.errors import UserInputError
-    from avse_tf.tasks.inpainting import generate_gap_sets
+    from avse_tf.systems.av_inpainting.pipeline import generate_gap_sets
 
     try:
         test_gaps = [int(value) for value in args.test_gaps.split(",") if value.strip()]
@@ -184,7 +184,7 @@ def run_gap_generator(args) -> int:
 
 def run_tfrecords_generator(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.inpainting import generate_records
+    from avse_tf.systems.av_inpainting.pipeline import generate_records
 
     counts = generate_records(args.data_dir, args.gaps_dir, args.dest_dir, landmark_dir=args.landmark_dir,
                               compression=None if args.compression == "none" else "GZIP")
@@ -195,7 +195,7 @@ def run_tfrecords_generator(args) -> int:
 
 def run_training(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.inpainting import train
+    from avse_tf.systems.av_inpainting.train import train
 
     summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.val_set),
                     os.path.join(args.data_dir, "experiments", str(args.exp)), args.model, args.batch_size,
@@ -210,7 +210,7 @@ def run_training(args) -> int:
 def run_testing(args) -> int:
     _quiet_tf()
     from avse_tf.metrics import format_table
-    from avse_tf.tasks.inpainting import test
+    from avse_tf.systems.av_inpainting.evaluate import test
 
     checkpoint = args.ckp or os.path.join(args.data_dir, "experiments", str(args.exp))
     output = os.path.join(args.data_dir, args.output_dir, str(args.exp), os.path.basename(args.test_set.rstrip("/")))
@@ -225,7 +225,7 @@ def run_testing(args) -> int:
 
 def run_recipe(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.inpainting_recipe import run_recipe as recipe
+    from avse_tf.systems.av_inpainting.recipe import run_recipe as recipe
 
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
                    hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,
@@ -240,7 +240,7 @@ def run_recipe(args) -> int:
 def run_inpaint(args) -> int:
     _quiet_tf()
     from avse_tf.data.gaps import parse_gap_spec
-    from avse_tf.tasks.inpainting import inpaint_file
+    from avse_tf.systems.av_inpainting.inpaint import inpaint_file
 
     gaps = parse_gap_spec(args.gaps) if args.gaps else None
     figure = args.figure or os.path.splitext(args.output)[0] + ".png"

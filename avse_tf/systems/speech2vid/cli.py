@@ -121,7 +121,7 @@ def register(subparsers) -> None:
 
 def run_extract_features(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.speech2vid import extract_features
+    from avse_tf.systems.speech2vid.pipeline import extract_features
 
     written = extract_features(args.data_dir, args.features_dir, args.image_size, args.speaker_ids, args.video_dir,
                                args.ext, args.shape_predictor, args.skip_bad)
@@ -131,7 +131,7 @@ def run_extract_features(args) -> int:
 
 def run_prepare_data(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.speech2vid import prepare_data
+    from avse_tf.systems.speech2vid.pipeline import prepare_data
 
     counts = prepare_data(args.features_dir, args.processed_dir, args.num_identity, args.val_fraction,
                           args.test_fraction, args.seed, args.examples_per_shard)
@@ -142,7 +142,8 @@ def run_prepare_data(args) -> int:
 
 def run_train(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.speech2vid import resolve_processed, train
+    from avse_tf.systems.speech2vid.pipeline import resolve_processed
+    from avse_tf.systems.speech2vid.train import train
     from avse_tf.training.strategy import strategy_from_args
 
     processed = resolve_processed(args.audio_feature_path, args.identity_feature_path,
@@ -157,7 +158,7 @@ def run_train(args) -> int:
 
 def run_train_deblur(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.speech2vid import train_deblur
+    from avse_tf.systems.speech2vid.train import train_deblur
 
     summary = train_deblur(args.processed_dir, args.exp_dir, args.batch_size, args.epochs, args.steps_per_epoch or None,
                            args.layers, args.filters, patience=args.patience, seed=args.seed)
@@ -167,7 +168,7 @@ def run_train_deblur(args) -> int:
 
 def run_predict(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.speech2vid import predict
+    from avse_tf.systems.speech2vid.predict import predict
 
     result = predict(args.model, args.test_file, args.face, args.output, args.deblur, args.full_frame,
                      args.shape_predictor)
@@ -178,7 +179,7 @@ def run_predict(args) -> int:
 
 def run_evaluate(args) -> int:
     _quiet_tf()
-    from avse_tf.tasks.speech2vid import evaluate
+    from avse_tf.systems.speech2vid.evaluate import evaluate
 
     result = evaluate(args.model, args.processed_dir, args.output_dir, args.deblur, args.split, args.max_clips,
                       shape_predictor=args.shape_predictor)

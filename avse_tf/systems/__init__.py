@@ -1,0 +1,95 @@
+"""The registry of systems: the only list of the published systems avse_tf implements.
+
+Everything that works "for every system" iterates over :func:`all_systems`: the ``avse`` command
+groups, presets (:func:`avse_tf.list_presets`), checkpoint loading, :func:`avse_tf.load`,
+``avse export``, ``avse tune``, ``avse demo`` and ``tools/bench``. Adding a system is one folder
+``avse_tf/systems/<name>/`` (see :class:`avse_tf.systems.base.System` and CONTRIBUTING.md) and one
+line in :data:`SYSTEM_PACKAGES`. Systems outside the package register with :func:`register`, or
+are named in the ``AVSE_TF_SYSTEMS`` environment variable (comma-separated packages, each with a
+``SYSTEM``), which is how a command line picks them up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from avse_tf.errors import UserInputError
+from avse_tf.systems.base import System
+
+# One line per system, in the order `avse --help` and the tables list them.
+SYSTEM_PACKAGES = (
+    "avse_tf.systems.landmark_enhancement",  # Morrone et al. 2019
+    "avse_tf.systems.av_inpainting",  # Morrone et al. 2021
+    "avse_tf.systems.speech2vid",  # Chung et al. 2017
+)
+
+_REGISTERED: dict = {}
+_LOADED = False
+
+
+def _load() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    extra = [name.strip() for name in os.environ.get("AVSE_TF_SYSTEMS", "").split(",") if name.strip()]
+    for package in (*SYSTEM_PACKAGES, *extra):
+        try:
+            system = importlib.import_module(package).SYSTEM
+        except (ImportError, AttributeError) as error:
+            raise UserInputError(f"cannot load system {package} (AVSE_TF_SYSTEMS?): {error}") from None
+        register(system)
+
+
+def register(system: System) -> System:
+    """Add ``system`` to the registry (again under the same name: replaced). Returns it."""
+    _load()
+    for other in _REGISTERED.values():
+        if other.name != system.name and other.cli_group == system.cli_group:
+            raise ValueError(f"CLI group {system.cli_group!r} is taken by system {other.name!r}")
+    _REGISTERED[system.name] = system
+    return system
+
+
+def unregister(name: str) -> None:
+    """Remove a system registered with :func:`register` (tests)."""
+    _REGISTERED.pop(name, None)
+
+
+def all_systems() -> list:
+    """Every registered :class:`System`, in registry order."""
+    _load()
+    return list(_REGISTERED.values())
+
+
+def get(name: str) -> System:
+    """The system called ``name`` (its folder name) or whose CLI group is ``name``."""
+    for system in all_systems():
+        if name in (system.name, system.cli_group):
+            return system
+    raise UserInputError(f"unknown system {name!r}; available: {', '.join(s.name for s in all_systems())}")
+
+
+def system_of_model(model_id: str) -> System:
+    """The system that builds ``model_id`` (e.g. ``"vl2m"`` -> landmark_enhancement)."""
+    for system in all_systems():
+        if model_id in system.all_models:
+            return system
+    known = ", ".join(model for system in all_systems() for model in system.all_models)
+    raise UserInputError(f"no system builds model {model_id!r}; known models: {known}")
+
+
+def builder_for(model_id: str):
+    """The builder of ``model_id`` in whichever system defines it."""
+    return system_of_model(model_id).builders()[model_id]
+
+
+def import_model_modules() -> None:
+    """Import every system's model module, registering their Keras classes for safe-mode loading."""
+    for system in all_systems():
+        system.module(system.model_module)
+
+
+__all__ = ["System", "SYSTEM_PACKAGES", "register", "unregister", "all_systems", "get", "system_of_model",
+           "builder_for", "import_model_modules"]

@@ -1,0 +1,165 @@
+"""Reconstruction of the gaps and testing of an inpainting model on a record set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from avse_tf.constants import NORM_FILE, SAMPLE_RATE
+from avse_tf.errors import UserInputError
+from avse_tf.systems.av_inpainting.phone_recognizer import recognise
+from avse_tf.systems.av_inpainting.pipeline import STFT, model_batch, records_manifest
+from avse_tf.training.checkpoints import load_model
+
+log = logging.getLogger(__name__)
+
+
+def inpaint_magnitude(predicted_log, magnitude, gap, stats) -> np.ndarray:
+    """Linear magnitude ``[T, F]``: the input's in reliable frames, the model's (de-normalised log)
+    in the gap."""
+    from avse_tf.audio.features import inverse_log_magnitude
+
+    mean, std = stats["spectrogram"]
+    estimate = inverse_log_magnitude(np.asarray(predicted_log, np.float32) * std + mean).numpy()
+    return np.where(np.asarray(gap).reshape(-1, 1) > 0.5, estimate, magnitude).astype(np.float32)
+
+
+def gapped_waveform(magnitude, phase, gap, num_samples) -> np.ndarray:
+    """The unprocessed signal: gap frames zeroed (silence in the gap), least-squares iSTFT."""
+    from avse_tf.audio.stft import from_magnitude_phase, istft
+
+    kept = np.where(np.asarray(gap).reshape(-1, 1) > 0.5, 0.0, magnitude).astype(np.float32)
+    return istft(from_magnitude_phase(kept, phase), STFT, num_samples).numpy()
+
+
+def save_figure(path, gapped, inpainted, reference=None) -> None:
+    """PNG with the gapped, inpainted and (if given) reference log spectrograms stacked (top to bottom)."""
+    from avse_tf.plots import save_array_png
+
+    arrays = [gapped, inpainted] + ([reference] if reference is not None else [])
+    low = float(min(np.min(a) for a in arrays[1:]))
+    high = float(max(np.max(a) for a in arrays))
+    save_array_png(path, arrays, low, high)
+
+
+def _decode(value):
+    value = value.numpy() if hasattr(value, "numpy") else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", oracle_phase=False, batch_size=8,
+         write_wavs=True, num_figures=2, beam_width=1, stats_path=None, griffin_lim_iterations=100):
+    """Inpaint every example of a record set and score it; returns ``(rows, summary)``.
+
+    Per example: gap L1 on the normalised log spectrogram, STOI, PESQ (narrow band, P.862.1 MOS-LQO)
+    of the inpainted and of the unprocessed (gapped) signal, and with ``recognizer`` (a phone
+    recogniser checkpoint, :func:`train_recognizer`) the phone edit counts of both and of the clean
+    signal (the recogniser's floor), for the PER; decoded with :func:`recognise` (``beam_width`` 1:
+    the frame classifier's decoding). ``summary`` holds the means (PER pooled over the set: total edits / total
+    reference phones). Writes
+    ``metrics_<model>.csv`` and, with ``write_wavs``, ``<speaker>/<utterance>.wav`` plus
+    ``num_figures`` figures (gapped / inpainted / reference spectrograms).
+    """
+    import csv
+
+    from avse_tf.audio.io import write_audio
+    from avse_tf.audio.phase import reconstruct_waveform
+    from avse_tf.audio.stft import magnitude_phase, stft
+    from avse_tf.data.normalization import load_stats
+    from avse_tf.metrics import edit_distance, l1, stoi
+    from avse_tf.records import record_errors
+    from avse_tf.systems.av_inpainting.model import INPAINTING_MODELS
+    from avse_tf.utils import atomic_path
+
+    model = load_model(checkpoint)
+    if getattr(model, "architecture", model.name) not in INPAINTING_MODELS:
+        raise UserInputError(f"{checkpoint} holds {model.name!r}, not an inpainting model ({', '.join(INPAINTING_MODELS)})")
+    model_name = model.architecture
+    manifest = records_manifest(test_records)
+    stats = load_stats(stats_path or os.path.join(os.path.dirname(os.path.dirname(manifest)), NORM_FILE))
+    recognizer = load_model(recognizer) if isinstance(recognizer, str) else recognizer
+    method = "oracle" if oracle_phase else phase
+    rows = []
+    from avse_tf.records import make_dataset
+
+    with record_errors(manifest):
+        for batch in make_dataset(manifest, batch_size=batch_size):
+            inputs, targets, _ = model_batch(batch, model_name)
+            predictions = model.predict_on_batch(inputs)["inpainted_spectrogram"]
+            inpainted_waves, gapped_waves, clean_waves, references = [], [], [], []
+            for index in range(int(inputs["sequence_length"].shape[0])):
+                frames = int(inputs["sequence_length"][index])
+                gap = np.asarray(inputs["gap_mask"][index, :frames, 0])
+                clean_norm = np.asarray(targets["inpainted_spectrogram"][index, :frames])
+                predicted = np.asarray(predictions[index, :frames])
+                clean = np.asarray(batch["clean_wav"][index], np.float32).reshape(-1)[: int(batch["num_samples"][index])]
+                speaker, utterance = _decode(batch["speaker"][index]), _decode(batch["utterance"][index])
+                references.append([int(p) for p in np.asarray(batch["phones"][index])[: int(batch["num_phones"][index])]])
+                magnitude, true_phase = (value.numpy()[:frames] for value in magnitude_phase(stft(clean, STFT)))
+                estimate = inpaint_magnitude(predicted, magnitude, gap, stats)
+                inpainted = reconstruct_waveform(estimate, true_phase, gap, method, STFT, clean.size,
+                                                 oracle_phase=true_phase, iterations=griffin_lim_iterations)
+                gapped = gapped_waveform(magnitude, true_phase, gap, clean.size)
+                row = {"model": model_name, "speaker": speaker, "utterance": utterance,
+                       "gap_ms": float(gap.sum() * 12.0),
+                       "l1_unprocessed": l1(clean_norm, np.zeros_like(clean_norm), gap[:, None] > 0.5),
+                       "l1_inpainted": l1(clean_norm, predicted, gap[:, None] > 0.5),
+                       "stoi_unprocessed": stoi(clean, gapped, SAMPLE_RATE),
+                       "stoi_inpainted": stoi(clean, inpainted, SAMPLE_RATE),
+                       "pesq_unprocessed": _safe_pesq(clean, gapped), "pesq_inpainted": _safe_pesq(clean, inpainted)}
+                rows.append(row)
+                inpainted_waves.append(inpainted)
+                gapped_waves.append(gapped)
+                clean_waves.append(clean)
+                if write_wavs:
+                    write_audio(os.path.join(output_dir, speaker, utterance + ".wav"), inpainted, SAMPLE_RATE)
+                    if len(rows) <= num_figures:
+                        mean, std = stats["spectrogram"]
+                        save_figure(os.path.join(output_dir, speaker, utterance + ".png"),
+                                    np.where(gap[:, None] > 0.5, np.log(1e-6), clean_norm * std + mean),
+                                    predicted * std + mean, clean_norm * std + mean)
+            if recognizer is not None:
+                heard = {name: recognise(recognizer, signals, beam_width) for name, signals in
+                         (("inpainted", inpainted_waves), ("unprocessed", gapped_waves), ("clean", clean_waves))}
+                for offset, phones in enumerate(references):
+                    row = rows[len(rows) - len(references) + offset]
+                    row["phones"] = len(phones)
+                    for name, hypotheses in heard.items():
+                        row[f"phone_errors_{name}"] = edit_distance(phones, hypotheses[offset])
+    if not rows:
+        raise UserInputError(f"no examples in {test_records}")
+    os.makedirs(output_dir, exist_ok=True)
+    columns = list(rows[0].keys())
+    with atomic_path(os.path.join(output_dir, f"metrics_{model_name}.csv")) as temporary:
+        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows, summarize(rows)
+
+
+def _safe_pesq(reference, estimate):
+    from avse_tf.errors import MetricInputError
+    from avse_tf.metrics import pesq
+
+    try:
+        return pesq(reference, estimate, SAMPLE_RATE, mode="nb")
+    except MetricInputError:
+        return float("nan")
+
+
+def summarize(rows) -> dict:
+    """Means of the metric columns; PER pooled (edits / reference phones); NaN PESQ rows skipped."""
+    summary = {"examples": len(rows)}
+    for column in ("l1", "stoi", "pesq"):
+        for kind in ("unprocessed", "inpainted"):
+            values = np.array([row[f"{column}_{kind}"] for row in rows], np.float64)
+            summary[f"{column}_{kind}"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    if rows and "phones" in rows[0]:
+        total = sum(row["phones"] for row in rows)
+        for kind in ("unprocessed", "inpainted", "clean"):
+            summary[f"per_{kind}"] = sum(row[f"phone_errors_{kind}"] for row in rows) / max(total, 1)
+    return summary

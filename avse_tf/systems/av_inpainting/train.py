@@ -1,0 +1,72 @@
+"""Training of the Morrone et al. 2021 inpainting models on gapped record sets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+
+from avse_tf.constants import NORM_FILE
+from avse_tf.errors import UserInputError
+from avse_tf.systems.av_inpainting.phone_recognizer import (
+    RECOGNIZER_COPIES,
+    RECOGNIZER_LEARNING_RATE,
+    record_clips,
+    train_recognizer,
+)
+from avse_tf.systems.av_inpainting.pipeline import (
+    LEARNING_RATE,
+    make_model_dataset,
+    records_manifest,
+)
+
+log = logging.getLogger(__name__)
+
+
+def train(train_records, validation_records, exp_dir, model_name="a_blstm", batch_size=8, epochs=50, patience=5,
+          seed=None, hidden_units=250, layers=None, learning_rate=None, verbose="auto", data_dir=None,
+          recognizer_copies=RECOGNIZER_COPIES):
+    """Train one model (Adam, early stopping on the validation loss; fact sheet "Training").
+
+    The records' normalisation statistics are copied into ``exp_dir`` so the experiment folder is
+    all :func:`inpaint_file` needs. For MTL models the monitored validation loss is
+    ``L1_gap + 0.001 CTC`` (the original monitored the gap L1 alone). ``learning_rate``: ``None``
+    gives the paper's 1e-3 (the recogniser: 3e-3).
+
+    ``model_name="phone_recognizer"`` trains the PER recogniser with :func:`train_recognizer` on the
+    clean clips of the two record sets (their speakers and utterances; audio and ``.align`` files
+    from ``data_dir``, by default the folder holding the records folder), ``recognizer_copies``
+    copies per clip and epoch.
+    """
+    import keras
+
+    from avse_tf.systems.av_inpainting.model import (
+        MODEL_SPECS,
+        build_model,
+        compile_model,
+    )
+    from avse_tf.training import fit, make_optimizer
+
+    if model_name not in MODEL_SPECS:
+        raise UserInputError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_SPECS)}")
+    if model_name == "phone_recognizer":
+        manifest = records_manifest(train_records)
+        data_dir = data_dir or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(manifest))))
+        return train_recognizer(data_dir, record_clips(train_records), record_clips(validation_records), exp_dir,
+                                batch_size, epochs, patience, seed, hidden_units, layers,
+                                learning_rate or RECOGNIZER_LEARNING_RATE, recognizer_copies, verbose=verbose)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    os.makedirs(exp_dir, exist_ok=True)
+    stats = os.path.join(os.path.dirname(os.path.dirname(records_manifest(train_records))), NORM_FILE)
+    if os.path.isfile(stats) and not os.path.isfile(os.path.join(exp_dir, NORM_FILE)):
+        shutil.copyfile(stats, os.path.join(exp_dir, NORM_FILE))
+    train_dataset = make_model_dataset(train_records, model_name, batch_size, shuffle=True, seed=seed)
+    validation_dataset = make_model_dataset(validation_records, model_name, batch_size)
+    kwargs = {"hidden_units": hidden_units}
+    if layers:
+        kwargs["num_layers"] = layers
+    model = build_model(model_name, **kwargs)
+    compile_model(model, make_optimizer("adam", learning_rate or LEARNING_RATE))
+    return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
