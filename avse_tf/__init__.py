@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 _SUBMODULES = ("audio", "video", "data", "media", "metrics", "records", "layers", "losses", "training", "export",
                "streaming", "systems", "cli", "errors", "constants", "api",
                "models", "tasks")  # the last two: deprecated paths, kept for one release
-# The Python API (avse_tf.api), reachable from the top level: avse_tf.load(...), avse_tf.enhance(...).
-_API = ("load", "enhance", "enhance_file", "Enhancer")
+# The Python API (avse_tf.api), reachable from the top level: avse_tf.load(...), each system's task helpers.
+_API = ("load", "enhance", "enhance_file", "inpaint_file", "speech_to_video", "ExportedModel")
 # Model builders and presets of every system (avse_tf.systems.presets): avse_tf.from_preset("vl2m_grid").
 _MODELS = ("from_preset", "get_preset", "list_presets", "build_model")
 

@@ -1,105 +1,106 @@
-"""The Python API: load any trained or exported model and enhance waveforms or files.
+"""The Python API: load a trained or exported model of any system and use it on files or arrays.
 
     import avse_tf
-    model = avse_tf.load("experiments/av/best.keras")     # or an exported SavedModel folder
-    enhanced, mask = model.enhance(waveform, landmarks)    # 16 kHz mono, [video_frames, 136]
+    model = avse_tf.load("experiments/av/best.keras")    # any system; or an export folder
+    model.system, model.model_id                          # "landmark_enhancement", "av_concat_mask"
+    enhanced, mask = model.enhance(waveform, landmarks)   # each system's task helpers
     avse_tf.enhance_file("mix.wav", "face.mpg", model="exported/av", output="enhanced.wav")
+    avse_tf.inpaint_file("gapped.wav", "restored.wav", model="experiments/a_blstm")
+    avse_tf.speech_to_video("speech.wav", "face.jpg", "talking.mp4", model="saved_models")
 
-:func:`load` accepts a ``.keras`` checkpoint or an experiment folder (the model plus the
-``preprocessing.json`` / ``normalization.npz`` training saved beside it), a folder written by
-``avse export --format keras``, and a SavedModel written by ``avse export --format savedmodel``
-(the version folder or its parent, TensorFlow Serving's base path; the newest version is used).
+:func:`load` accepts a ``.keras`` checkpoint or an experiment folder (the model plus the files
+training saved beside it), a folder written by ``avse export --format keras``, and a SavedModel
+written by ``avse export --format savedmodel`` (the version folder or its parent, TensorFlow
+Serving's base path; the newest version is used). The system comes from the registry: the
+checkpoint's model id, or the ``avse_export.json`` stamp of an export; each system's task class
+(the registry's ``task`` hook: ``Enhancer``, ``Inpainter``, ``TalkingFace``) wraps the model.
+A SavedModel holding only a model core loads as :class:`ExportedModel` (call its signature).
 Keras files load in safe mode and SavedModels are graphs, so no untrusted Python code runs.
-Either way the same serving graph (:mod:`avse_tf.systems.landmark_enhancement.serving`) turns the waveform and
-landmarks into the enhanced waveform and the mask.
 """
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from avse_tf.errors import UserInputError
 
 
-class Enhancer:
-    """A loaded enhancement model: ``enhance(waveform, landmarks)`` and ``enhance_file(...)``."""
+class ExportedModel:
+    """A SavedModel export of a system's model core: ``model(**inputs)`` runs ``serving_default``."""
 
-    def __init__(self, function, source, keras_model=None):
-        self._function = function
+    def __init__(self, loaded, source, system, model_id):
+        self.signature = loaded.signatures["serving_default"]
         self.source = source
-        self.keras_model = keras_model
+        self.system = system
+        self.model_id = model_id
+        self.keras_model = None
 
-    def enhance(self, waveform, landmarks):
-        """``(enhanced_waveform, mask)`` as float32 numpy arrays; the waveform keeps its length."""
+    def __call__(self, **inputs):
         import tensorflow as tf
 
-        waveform = np.asarray(waveform, np.float32).reshape(-1)
-        landmarks = np.asarray(landmarks, np.float32)
-        if landmarks.ndim != 2 or landmarks.shape[1] != 136 or len(landmarks) < 1:
-            raise UserInputError(f"landmarks must be [video_frames, 136], got {landmarks.shape}")
-        outputs = self._function(waveform=tf.constant(waveform), landmarks=tf.constant(landmarks))
-        return outputs["enhanced_waveform"].numpy(), outputs["mask"].numpy()
-
-    def enhance_file(self, audio, landmarks_or_video, output=None, shape_predictor=None, sample_rate=16000):
-        """Enhance an audio file (or a video's sound track) with landmarks from a TXT file or a video.
-
-        Writes ``output`` (wav, atomically) when given; returns ``(enhanced, mask)``.
-        """
-        from avse_tf.audio.io import load_audio, write_audio
-        from avse_tf.video.landmarks import LandmarkExtractor, load_landmarks_txt
-
-        waveform = load_audio(audio, sample_rate)
-        source = os.fspath(landmarks_or_video)
-        if source.endswith(".txt"):
-            landmarks = load_landmarks_txt(source)
-        else:
-            landmarks = LandmarkExtractor(shape_predictor).extract_file(source).flat()
-        enhanced, mask = self.enhance(waveform, landmarks)
-        if output:
-            write_audio(output, enhanced, sample_rate)
-        return enhanced, mask
+        outputs = self.signature(**{name: tf.constant(value) for name, value in inputs.items()})
+        return {name: value.numpy() for name, value in outputs.items()}
 
 
-def _saved_model_dir(path):
-    """The SavedModel folder at ``path``, or its newest numbered version folder."""
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    versions = [name for name in os.listdir(path) if name.isdigit()
-                and os.path.isfile(os.path.join(path, name, "saved_model.pb"))]
-    if versions:
-        return os.path.join(path, max(versions, key=int))
-    return None
+def load(path, **options):
+    """Load a trained or exported model of any system (see the module docstring for ``path``).
 
-
-def load(path, norm_file=None) -> Enhancer:
-    """Load a trained or exported enhancement model (see the module docstring for what ``path`` may be)."""
+    ``options`` go to the system's loader (enhancement and inpainting: ``norm_file``; Speech2Vid:
+    ``deblur``)."""
     import tensorflow as tf
 
-    from avse_tf.systems.landmark_enhancement.serving import load_serving
+    from avse_tf.export.core import read_export_info
+    from avse_tf.systems import get, system_of_checkpoint
+    from avse_tf.utils import saved_model_dir
 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise UserInputError(f"model not found: {path}; give a .keras file, an experiment folder or an export")
-    if os.path.isdir(path):
-        saved_model = _saved_model_dir(path)
-        if saved_model:
-            loaded = tf.saved_model.load(saved_model)
-            return Enhancer(loaded.signatures["serving_default"], saved_model)
-        if os.path.isfile(os.path.join(path, "model.keras")):
-            path = os.path.join(path, "model.keras")
-    module = load_serving(path, norm_file)
-    return Enhancer(module.enhance, path, keras_model=module.model)
+    saved_model = saved_model_dir(path) if os.path.isdir(path) else None
+    if saved_model:
+        # Exports from before the stamp existed were enhancement serving graphs.
+        info = read_export_info(saved_model) or {"system": "landmark_enhancement", "graph": "enhance"}
+        system = get(info["system"])
+        if info.get("graph", "").startswith("model core"):
+            return ExportedModel(tf.saved_model.load(saved_model), saved_model, system.name, info.get("model"))
+    else:
+        system, _ = system_of_checkpoint(path)
+    if system.task is None:
+        raise UserInputError(f"{path} holds a {system.name} model, and that system has no loader for avse_tf.load")
+    return system.resolve(system.task).from_path(path, **options)
+
+
+def _loaded(model, system_name):
+    model = load(model) if isinstance(model, (str, os.PathLike)) else model
+    if getattr(model, "system", None) != system_name:
+        raise UserInputError(f"{getattr(model, 'source', model)} is a {getattr(model, 'system', '?')} model; "
+                             f"this helper needs a {system_name} model")
+    return model
 
 
 def enhance(waveform, landmarks, model):
-    """Enhance ``waveform`` with ``landmarks`` using ``model`` (an :class:`Enhancer` or a path for :func:`load`)."""
-    model = model if isinstance(model, Enhancer) else load(model)
-    return model.enhance(waveform, landmarks)
+    """Enhance ``waveform`` with ``landmarks`` using ``model`` (a loaded enhancement model or a path)."""
+    return _loaded(model, "landmark_enhancement").enhance(waveform, landmarks)
 
 
 def enhance_file(audio, landmarks_or_video, model, output=None, shape_predictor=None):
-    """Enhance a file; see :meth:`Enhancer.enhance_file`."""
-    model = model if isinstance(model, Enhancer) else load(model)
-    return model.enhance_file(audio, landmarks_or_video, output, shape_predictor)
+    """Enhance a file; see :meth:`avse_tf.systems.landmark_enhancement.serving.Enhancer.enhance_file`."""
+    return _loaded(model, "landmark_enhancement").enhance_file(audio, landmarks_or_video, output, shape_predictor)
+
+
+def inpaint_file(audio, output, model, gaps=None, video=None, **options):
+    """Inpaint the gaps of a file; see :func:`avse_tf.systems.av_inpainting.inpaint.inpaint_file`."""
+    return _loaded(model, "av_inpainting").inpaint_file(audio, output, gaps, video, **options)
+
+
+def speech_to_video(audio, face, output, model, **options):
+    """A video of ``face`` speaking ``audio``; see :func:`avse_tf.systems.speech2vid.predict.predict`."""
+    return _loaded(model, "speech2vid").speech_to_video(audio, face, output, **options)
+
+
+def __getattr__(name):
+    if name == "Enhancer":  # moved with the enhancement system
+        from avse_tf._deprecation import moved
+
+        return moved("avse_tf.api.Enhancer", "avse_tf.systems.landmark_enhancement.serving", name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -124,3 +124,14 @@ def progress(iterable, description: str, total=None, disable=None, unit: str = "
 
         return tqdm(iterable, desc=description, total=total, unit=unit, dynamic_ncols=True)
     return LogProgress(iterable, description, total, unit=unit)
+
+
+def saved_model_dir(path):
+    """The SavedModel folder at ``path``, or its newest numbered version folder."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [name for name in os.listdir(path) if name.isdigit()
+                and os.path.isfile(os.path.join(path, name, "saved_model.pb"))]
+    if versions:
+        return os.path.join(path, max(versions, key=int))
+    return None

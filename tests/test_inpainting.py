@@ -86,7 +86,7 @@ def _inputs(batch=2, frames=30, lengths=(30, 22), seed=0):
 def test_models_keep_reliable_frames_and_round_trip(name, tmp_path):
     import keras
 
-    from avse_tf.models import inpainting
+    from avse_tf.systems.av_inpainting import model as inpainting
 
     model = inpainting.build_model(name, hidden_units=8, num_layers=1)
     inputs, _ = _inputs()
@@ -142,7 +142,7 @@ def test_losses_gap_l1_and_ctc_over_valid_frames():
 def test_training_lowers_the_gap_l1():
     import keras
 
-    from avse_tf.models import inpainting
+    from avse_tf.systems.av_inpainting import model as inpainting
 
     keras.utils.set_random_seed(0)
     model = inpainting.compile_model(inpainting.build_model("a_blstm_mtl", hidden_units=16, num_layers=1),

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from avse_tf import losses
 from avse_tf.layers import SequenceMask, StackedBLSTM, frame_mask
-from avse_tf.models import enhancement, presets
+from avse_tf.systems import presets
+from avse_tf.systems.landmark_enhancement import model as enhancement
 from avse_tf.systems.landmark_enhancement.model import (
     MODEL_SPECS,
     EnhancementModel,

@@ -204,7 +204,7 @@ def test_onnx_export_says_what_is_missing(records, capsys, tmp_path):
 def test_python_api_builders_presets_and_config_round_trip():
     import avse_tf
 
-    model = avse_tf.models.vl2m(hidden_units=8, num_layers=2)
+    model = avse_tf.build_model("vl2m", hidden_units=8, num_layers=2)
     assert model.name == "vl2m" and model.num_layers == 2
     clone = type(model).from_config(model.get_config())
     assert clone.get_config() == model.get_config()
@@ -230,7 +230,7 @@ def test_every_preset_of_every_family_builds():
 def test_mixed_precision_keeps_float32_outputs():
     import keras
 
-    from avse_tf.models import build_model, compile_model
+    from avse_tf.systems.landmark_enhancement.model import build_model, compile_model
     from avse_tf.training.strategy import set_mixed_precision
 
     set_mixed_precision(True)

@@ -82,8 +82,8 @@ def test_generator_shapes_and_safe_mode_round_trip(tmp_path, size, count, masked
 
 
 def test_paper_presets_build_the_paper_shapes():
-    from avse_tf.systems.presets import get_preset
-    from avse_tf.systems.speech2vid.model import deblur_network, from_preset
+    from avse_tf.systems.presets import from_preset, get_preset
+    from avse_tf.systems.speech2vid.model import deblur_network
 
     model = from_preset("speech2vid_voxceleb")
     assert model.get_layer("audio_pool5").output.shape[1:3] == (5, 8)  # the paper's fc6 is 5x8

@@ -13,7 +13,7 @@ only GRID's 51 words, can be labelled. With the rules below GRID's vocabulary us
 Pronunciation choice: the first CMUdict entry, except for single letters (GRID's letter slot is
 spelled out as the letter's name): ``a`` -> ``EY`` (CMUdict's first entry is the article ``AH``).
 
-Frame targets (the PER recogniser, :func:`avse_tf.tasks.inpainting.train_recognizer`): GRID gives
+Frame targets (the PER recogniser, :func:`avse_tf.systems.av_inpainting.phone_recognizer.train_recognizer`): GRID gives
 word timings only, so each word's phones are spread over the word's span in proportion to a
 nominal duration (:data:`PHONE_WEIGHTS`: vowels and diphthongs 2, every other phone 1;
 :func:`align_phone_spans`), and every spectrogram frame is labelled with the phone under its centre

@@ -85,6 +85,35 @@ def builder_for(model_id: str):
     return system_of_model(model_id).builders()[model_id]
 
 
+def checkpoint_model_id(path) -> str:
+    """The model id a ``.keras`` file (or an experiment / export folder's) holds, read from its
+    config without building it: the ``architecture`` of avse_tf's model classes, else the model name."""
+    import json
+    import zipfile
+
+    from avse_tf.constants import BEST_CHECKPOINT
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        candidates = [os.path.join(path, name) for name in (BEST_CHECKPOINT, "model.keras")]
+        path = next((candidate for candidate in candidates if os.path.isfile(candidate)), candidates[0])
+    if not os.path.isfile(path):
+        raise UserInputError(f"model not found: {path}; give a .keras file, an experiment folder or an export")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise UserInputError(f"cannot read {path}: {error}; the file is damaged or not a .keras model") from None
+    inner = config.get("config", {})
+    return inner.get("architecture") or inner.get("name") or config.get("class_name", "?")
+
+
+def system_of_checkpoint(path):
+    """``(system, model id)`` of a ``.keras`` checkpoint, experiment folder or keras export."""
+    model_id = checkpoint_model_id(path)
+    return system_of_model(model_id), model_id
+
+
 def import_model_modules() -> None:
     """Import every system's model module, registering their Keras classes for safe-mode loading."""
     for system in all_systems():
@@ -92,4 +121,4 @@ def import_model_modules() -> None:
 
 
 __all__ = ["System", "SYSTEM_PACKAGES", "register", "unregister", "all_systems", "get", "system_of_model",
-           "builder_for", "import_model_modules"]
+           "builder_for", "import_model_modules", "checkpoint_model_id", "system_of_checkpoint"]

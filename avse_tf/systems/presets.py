@@ -88,8 +88,8 @@ def _dotted(preset, key):
 def resolve_training_flags(args, system, preset_flags: dict, fallbacks: dict, model_flag="model") -> dict:
     """Fill the ``None`` flags of a training command from its preset; returns the resolved config.
 
-    The preset is ``args.preset`` (a name or JSON file), else the first preset of ``--model``,
-    else the system's first preset. Each flag in ``preset_flags`` (flag -> dotted preset key, e.g.
+    The preset is ``args.preset`` (a name or JSON file), else the first preset of ``--model``
+    (default: the system's first model). Each flag in ``preset_flags`` (flag -> dotted preset key, e.g.
     ``"layers": "architecture.num_layers"``) left at ``None`` takes the preset's value; a value the
     preset does not know (``null``) takes ``fallbacks[flag]``. Explicit flags win. ``args`` is
     updated in place, and the returned dict (preset, model, every value and where it came from) is
@@ -98,7 +98,7 @@ def resolve_training_flags(args, system, preset_flags: dict, fallbacks: dict, mo
     model = getattr(args, model_flag, None)
     name = getattr(args, "preset", None)
     if name is None:
-        candidates = list_presets(model=model, system=system.name) if model else list_presets(system=system.name)
+        candidates = list_presets(model=model or system.models[0], system=system.name)
         name = candidates[0] if candidates else None
     preset = get_preset(name) if name else {"name": None, "model": model, "architecture": {}, "training": {}}
     if model is None:

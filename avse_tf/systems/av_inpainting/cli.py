@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.systems.av_inpainting import SYSTEM
+from avse_tf.systems.presets import add_preset_argument
+
+# Training flags read from the preset (flag -> preset key); explicit flags win.
+PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architecture.num_layers",
+                "learning_rate": "training.learning_rate", "batch_size": "training.batch_size",
+                "epochs": "training.epochs", "patience": "training.early_stopping_patience",
+                "recognizer_copies": "training.recognizer_copies"}
+
 
 def _quiet_tf():
     from avse_tf.cli.main import import_tensorflow_quietly
@@ -81,18 +90,20 @@ def register(subparsers) -> None:
     training.add_argument("--train_set", default="inpainting_records/TRAINING_SET")
     training.add_argument("--val_set", default="inpainting_records/VALIDATION_SET")
     training.add_argument("--exp", required=True, help="experiment folder under <data_dir>/experiments")
-    training.add_argument("--model", default="av_blstm",
-                          choices=("a_blstm", "av_blstm", "a_blstm_mtl", "av_blstm_mtl", "phone_recognizer"))
-    training.add_argument("--hidden_units", type=int, default=250)
-    training.add_argument("--layers", type=int, default=None, help="BLSTM layers (default 3; recogniser 2)")
+    training.add_argument("--model", default=None, choices=SYSTEM.all_models,
+                          help=f"default: the --preset's model, else {SYSTEM.models[0]}")
+    add_preset_argument(training, SYSTEM.name)
+    training.add_argument("--hidden_units", type=int, default=None, help="default: the preset's (250)")
+    training.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: the preset's; 3, "
+                          "recogniser 2)")
     training.add_argument("--learning_rate", type=float, default=None,
-                          help="Adam learning rate (default 1e-3, the paper's; phone_recognizer 3e-3)")
-    training.add_argument("--recognizer_copies", type=int, default=4,
+                          help="Adam learning rate (default: the preset's; 1e-3, the paper's; phone_recognizer 3e-3)")
+    training.add_argument("--recognizer_copies", type=int, default=None,
                           help="phone_recognizer: copies of each clean clip per epoch (1 as it is, the others speed- "
-                               "and time-shift-perturbed)")
-    training.add_argument("--batch_size", type=int, default=8)
-    training.add_argument("--epochs", type=int, default=50)
-    training.add_argument("--patience", type=int, default=5)
+                               "and time-shift-perturbed; default: the preset's, 4)")
+    training.add_argument("--batch_size", type=int, default=None, help="default: the preset's (8)")
+    training.add_argument("--epochs", type=int, default=None, help="default: the preset's (50)")
+    training.add_argument("--patience", type=int, default=None, help="default: the preset's (5)")
     training.add_argument("--seed", type=int, default=None)
     training.set_defaults(func=run_training)
 
@@ -194,13 +205,17 @@ def run_tfrecords_generator(args) -> int:
 
 
 def run_training(args) -> int:
+    from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
+
+    config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, {})
     _quiet_tf()
     from avse_tf.systems.av_inpainting.train import train
 
+    exp_dir = os.path.join(args.data_dir, "experiments", str(args.exp))
+    save_resolved_config(exp_dir, config, {"train_set": args.train_set, "val_set": args.val_set, "seed": args.seed})
     summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.val_set),
-                    os.path.join(args.data_dir, "experiments", str(args.exp)), args.model, args.batch_size,
-                    args.epochs, args.patience, args.seed, args.hidden_units, args.layers, args.learning_rate,
-                    data_dir=args.data_dir, recognizer_copies=args.recognizer_copies)
+                    exp_dir, args.model, args.batch_size, args.epochs, args.patience, args.seed, args.hidden_units,
+                    args.layers, args.learning_rate, data_dir=args.data_dir, recognizer_copies=args.recognizer_copies)
     print(f"training: best validation loss {summary['best_val_loss']:.4f}; model {summary['best_model']}")
     if "validation_per" in summary:
         print(f"training: phone recogniser PER on the clean validation clips {summary['validation_per']:.3f}")

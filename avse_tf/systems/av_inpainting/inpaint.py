@@ -17,9 +17,44 @@ from avse_tf.training.checkpoints import load_model
 log = logging.getLogger(__name__)
 
 
+class Inpainter:
+    """A loaded inpainting model (what :func:`avse_tf.load` returns for this system).
+
+    ``inpaint_file(input, output, gaps=None, video=None, ...)`` runs :func:`inpaint_file` with the
+    model loaded once and the normalisation statistics saved beside it.
+    """
+
+    system = "av_inpainting"
+
+    def __init__(self, keras_model, norm_file, source):
+        self.keras_model = keras_model
+        self.norm_file = norm_file
+        self.source = source
+        self.model_id = getattr(keras_model, "architecture", keras_model.name)
+
+    @classmethod
+    def from_path(cls, path, norm_file=None):
+        """A ``.keras`` checkpoint, an experiment folder or a keras export (with ``normalization.npz``)."""
+        from avse_tf.constants import BEST_CHECKPOINT
+
+        path = os.fspath(path)
+        if os.path.isdir(path) and not os.path.isfile(os.path.join(path, BEST_CHECKPOINT)):
+            path = os.path.join(path, "model.keras")
+        folder = os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else path
+        return cls(load_model(path, flag="model path"), norm_file or os.path.join(folder, NORM_FILE), path)
+
+    def inpaint_file(self, input_path, output_path, gaps=None, video=None, phase="auto", figure=None,
+                     shape_predictor=None, reference=None, griffin_lim_iterations=100) -> dict:
+        return inpaint_file(input_path, output_path, self.keras_model, gaps, video, phase, figure, self.norm_file,
+                            shape_predictor, reference, griffin_lim_iterations)
+
+
 def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, phase="auto", figure=None,
                  stats_path=None, shape_predictor=None, reference=None, griffin_lim_iterations=100) -> dict:
     """Inpaint ``gaps`` (``[(start_s, end_s), ...]``; ``None``: runs of digital silence) of a wav.
+
+    ``checkpoint``: a ``.keras`` file or experiment folder, or a loaded model (then ``stats_path``
+    names its normalisation statistics).
 
     ``video``: the speaker's face video (needed by AV models); its landmarks are extracted here.
     Frames whose window overlaps a gap are replaced; all others are the input's, magnitude and phase,
@@ -32,14 +67,17 @@ def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, pha
     from avse_tf.data import gaps as gap_lib
     from avse_tf.data.normalization import load_stats, normalize
 
-    model = load_model(checkpoint)
+    model = load_model(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
     architecture = getattr(model, "architecture", model.name)
     from avse_tf.systems.av_inpainting.model import INPAINTING_MODELS, MODEL_SPECS
 
     if architecture not in INPAINTING_MODELS:
         raise UserInputError(f"{checkpoint} holds {model.name!r}, not an inpainting model")
-    checkpoint_dir = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
-    stats = load_stats(stats_path or os.path.join(checkpoint_dir, NORM_FILE))
+    if stats_path is None:
+        checkpoint = os.fspath(checkpoint)
+        checkpoint_dir = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
+        stats_path = os.path.join(checkpoint_dir, NORM_FILE)
+    stats = load_stats(stats_path)
     waveform = load_audio(input_path, SAMPLE_RATE)
     config = get_config(STFT)
     if waveform.size < config.frame_length:

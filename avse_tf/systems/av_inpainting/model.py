@@ -33,7 +33,7 @@ Phone recogniser (the paper's PER measurement, §3.3): 2 BLSTM layers of 250 uni
 bands (125-7600 Hz) and a linear layer to 40 classes; trained separately on clean speech and run
 on inpainted waveforms, so the PER does not depend on the inpainting model's own phone head. It is
 trained as a frame classifier (per-frame cross-entropy, class 0 = silence, which shares the CTC
-blank's index; :func:`avse_tf.tasks.inpainting.train_recognizer`), which learns from a few dozen
+blank's index; :func:`avse_tf.systems.av_inpainting.phone_recognizer.train_recognizer`), which learns from a few dozen
 clips where CTC from scratch stays on the all-blank plateau; :func:`compile_model` still compiles
 it with CTC for users with more data.
 
@@ -259,7 +259,7 @@ def build_model(architecture, /, **kwargs):
 def compile_model(model, optimizer="adam", mtl_weight=MTL_WEIGHT, **compile_kwargs):
     """Compile with the paper's losses: gap L1 on ``inpainted_spectrogram`` (+ ``mtl_weight`` x CTC
     on ``phone_logits`` for MTL models); CTC alone for the phone recogniser (the PER recogniser is
-    trained with frame targets instead: :func:`avse_tf.tasks.inpainting.compile_recognizer`)."""
+    trained with frame targets instead: :func:`avse_tf.systems.av_inpainting.phone_recognizer.compile_recognizer`)."""
     spec = MODEL_SPECS[model.architecture]
     losses, weights = {}, {}
     if model.architecture != "phone_recognizer":

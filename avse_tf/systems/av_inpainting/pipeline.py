@@ -1,10 +1,10 @@
-"""Audio-visual speech inpainting (Morrone et al., ICASSP 2021), end to end.
+"""Data of AV speech inpainting (Morrone et al., ICASSP 2021): clip features, gap sets, records.
 
 Steps, as ``avse inpainting`` subcommands: log-magnitude spectrograms and landmarks
 (:mod:`avse_tf.data.preprocess`, 2021 STFT), gaps (:func:`generate_gap_sets`,
-:mod:`avse_tf.data.gaps`), records (:func:`generate_records`), training (:func:`train`; the PER
-phone recogniser with :func:`train_recognizer`), testing (:func:`test`: inpainted wavs, figures,
-L1 / STOI / PESQ / PER), and inpainting a user's own file (:func:`inpaint_file`).
+:mod:`avse_tf.data.gaps`), records (:func:`generate_records`, :func:`inpainting_schema`) and the
+model batches made from them (:func:`make_model_dataset`). Training is in ``train.py``, the PER
+recogniser in ``phone_recognizer.py``, testing in ``evaluate.py``, a user's file in ``inpaint.py``.
 
 Corpus layout (GRID's): ``<data_dir>/s<k>/{audio,video,align,landmarks,log_spectrograms}``.
 Gap sets: ``<data_dir>/<gaps_dir>/<SET>.json`` list, per utterance, its speaker, id and gaps as

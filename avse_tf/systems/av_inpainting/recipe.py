@@ -8,7 +8,7 @@ Steps (each resumable: finished outputs are kept):
 2. landmarks of every video; gap sets (training distribution for training / validation and for
    the variable-gap test set, one set per fixed gap length); records;
 3. the PER phone recogniser, trained on the clean training speakers' audio (frame classifier,
-   :func:`avse_tf.tasks.inpainting.train_recognizer`; early stopping on the validation speakers);
+   :func:`avse_tf.systems.av_inpainting.phone_recognizer.train_recognizer`; early stopping on the validation speakers);
 4. ``a_blstm``, ``av_blstm``, ``a_blstm_mtl``, ``av_blstm_mtl`` trained on the same gapped records;
 5. every model tested on every test set of the unseen speakers: gap L1, STOI, PESQ, PER of the
    unprocessed and the inpainted signals; tables per gap length and for the variable-gap set, with
@@ -97,11 +97,13 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
     """Run every step (see the module doc) in ``work_dir``; returns the tables (also written to
     ``results/table.md``). The recogniser gets ``recognizer_units`` (default ``hidden_units``),
     ``recognizer_epochs`` (default ``2 * epochs``) of ``recognizer_copies`` copies per clip (default
-    :data:`avse_tf.tasks.inpainting.RECOGNIZER_COPIES`) and 2 BLSTM layers."""
+    :data:`avse_tf.systems.av_inpainting.phone_recognizer.RECOGNIZER_COPIES`) and 2 BLSTM layers."""
     from avse_tf.data.gaps import TEST_GAP_MS
     from avse_tf.data.preprocess import extract_landmarks
     from avse_tf.data.synth.corpus import generate_grid_corpus
-    from avse_tf.tasks import inpainting
+    from avse_tf.systems.av_inpainting import evaluate, phone_recognizer, pipeline
+    from avse_tf.systems.av_inpainting import train as training
+    from avse_tf.training.checkpoints import load_model
 
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -110,25 +112,25 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
     generate_grid_corpus(corpus, speakers=speakers, utterances=utterances, seed=seed)
     split = split_speakers(speakers, validation_speakers, test_speakers)
     extract_landmarks(corpus, [s for names in split.values() for s in names], "video", "landmarks")
-    inpainting.generate_gap_sets(corpus, split, "gaps", seed=seed, train_copies=train_copies)
-    inpainting.generate_records(corpus, "gaps", "inpainting_records")
+    pipeline.generate_gap_sets(corpus, split, "gaps", seed=seed, train_copies=train_copies)
+    pipeline.generate_records(corpus, "gaps", "inpainting_records")
     records = os.path.join(corpus, "inpainting_records")
     experiments = os.path.join(work_dir, "experiments")
 
     def train(model_name, units, epoch_count):
-        return inpainting.train(os.path.join(records, "TRAINING_SET"), os.path.join(records, "VALIDATION_SET"),
+        return training.train(os.path.join(records, "TRAINING_SET"), os.path.join(records, "VALIDATION_SET"),
                                 os.path.join(experiments, model_name), model_name, batch_size, epoch_count, patience,
                                 seed, units, layers if model_name != "phone_recognizer" else None, verbose=verbose,
                                 data_dir=corpus,
-                                recognizer_copies=recognizer_copies or inpainting.RECOGNIZER_COPIES)
+                                recognizer_copies=recognizer_copies or phone_recognizer.RECOGNIZER_COPIES)
 
     train("phone_recognizer", recognizer_units or hidden_units, recognizer_epochs or 2 * epochs)
     recognizer_path = os.path.join(experiments, "phone_recognizer", BEST_CHECKPOINT)
-    recognizer = inpainting.load_model(recognizer_path)
+    recognizer = load_model(recognizer_path)
     recognizer_id = _fingerprint(recognizer_path)
     for model_name in models:
         train(model_name, hidden_units, epochs)
-    test_sets = ["TEST_SET"] + [inpainting.fixed_gap_set_name(ms) for ms in TEST_GAP_MS]
+    test_sets = ["TEST_SET"] + [pipeline.fixed_gap_set_name(ms) for ms in TEST_GAP_MS]
     results = {}
     summary_path = os.path.join(work_dir, "results", "summary.json")
     done = {}
@@ -139,7 +141,7 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
         for model_name in models:
             key = f"{set_name}/{model_name}"
             if done.get(key, {}).get("recognizer") != recognizer_id:
-                done[key] = inpainting.test(os.path.join(records, set_name), os.path.join(experiments, model_name),
+                done[key] = evaluate.test(os.path.join(records, set_name), os.path.join(experiments, model_name),
                                             os.path.join(work_dir, "results", set_name, model_name),
                                             recognizer=recognizer, phase=phase,
                                             griffin_lim_iterations=griffin_lim_iterations)[1]

@@ -70,3 +70,30 @@ def train(train_records, validation_records, exp_dir, model_name="a_blstm", batc
     model = build_model(model_name, **kwargs)
     compile_model(model, make_optimizer("adam", learning_rate or LEARNING_RATE))
     return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
+
+
+def tuning_job(train_records, validation_records, model_name, batch_size, seed=None, strategy=None):
+    """What ``avse tune inpainting`` searches: gapped record datasets and compiled inpainting models
+    for the searched units, layers and learning rate (the models have no dropout), and the model's
+    preset the best values are written into."""
+    from avse_tf.systems.av_inpainting.model import (
+        INPAINTING_MODELS,
+        build_model,
+        compile_model,
+    )
+    from avse_tf.systems.presets import get_preset, list_presets
+    from avse_tf.training import get_strategy, make_optimizer
+
+    if model_name not in INPAINTING_MODELS:
+        raise UserInputError(f"avse tune inpainting searches {', '.join(INPAINTING_MODELS)}, not {model_name!r}")
+    strategy = strategy or get_strategy("auto")
+    base = get_preset(list_presets(model=model_name)[0])
+    train_dataset = make_model_dataset(train_records, model_name, batch_size, shuffle=True, seed=seed)
+    validation_dataset = make_model_dataset(validation_records, model_name, batch_size)
+
+    def build(hidden_units, num_layers, learning_rate):
+        with strategy.scope():
+            model = build_model(model_name, hidden_units=hidden_units, num_layers=num_layers)
+            return compile_model(model, make_optimizer("adam", learning_rate))
+
+    return train_dataset, validation_dataset, build, base, ("hidden_units", "num_layers", "learning_rate")

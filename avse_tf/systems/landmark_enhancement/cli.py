@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import os
 
-from avse_tf.constants import BEST_CHECKPOINT
+from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
+from avse_tf.systems.landmark_enhancement import SYSTEM
+from avse_tf.systems.presets import add_preset_argument
 from avse_tf.training.strategy import add_distribution_args
+
+# Training flags read from the preset (flag -> preset key); explicit flags win.
+PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architecture.num_layers",
+                "dropout": "architecture.dropout", "regularization": "architecture.regularization",
+                "audio_dim": "architecture.audio_dim", "video_dim": "architecture.video_dim",
+                "opt": "training.optimizer", "learning_rate": "training.learning_rate",
+                "batch_size": "training.batch_size", "epochs": "training.epochs"}
+# Used only where the paper leaves a value unknown (the preset says null): chosen here.
+TRAINING_FALLBACKS = {"batch_size": 8, "epochs": 10, "patience": 5}
 
 
 def _speaker_args(parser, name="--speaker_ids"):
@@ -34,7 +45,7 @@ def register(subparsers) -> None:
     audio.add_argument("--audio_dir", default="audio", help="audio folder: <data_dir>/s<k>/<audio_dir> "
                        "or <data_dir>/<audio_dir>/s<k> (mixture sets)")
     audio.add_argument("--dest_dir", default=None, help="output folder (default: beside the wavs)")
-    audio.add_argument("--sample_rate", type=int, default=16000, help="resample to this rate (Hz)")
+    audio.add_argument("--sample_rate", type=int, default=SAMPLE_RATE, help="resample to this rate (Hz)")
     audio.add_argument("--max_wav_length", type=int, default=48000,
                        help="pad/trim every clip to this many samples (a warning names each one changed)")
     audio.set_defaults(func=run_audio_preprocessing)
@@ -68,7 +79,7 @@ def register(subparsers) -> None:
     mix.add_argument("--snr", type=float, default=None,
                      help="extension: target-to-interferers SNR in dB (default: the original 0 dB gain overlay)")
     mix.add_argument("--seed", type=int, default=0, help="random seed")
-    mix.add_argument("--sample_rate", type=int, default=16000)
+    mix.add_argument("--sample_rate", type=int, default=SAMPLE_RATE)
     mix.set_defaults(func=run_mixed_speech_generator)
 
     tbm = commands.add_parser(
@@ -77,7 +88,7 @@ def register(subparsers) -> None:
     _speaker_args(tbm)
     tbm.add_argument("--audio_dir", default="audio")
     tbm.add_argument("--dest_dir", default="tbm", help="output folder inside each speaker folder")
-    tbm.add_argument("--sample_rate", type=int, default=16000)
+    tbm.add_argument("--sample_rate", type=int, default=SAMPLE_RATE)
     tbm.add_argument("--max_wav_length", type=int, default=48000)
     tbm.add_argument("--mask_factor", type=float, default=0.6, help="k in TBM = |S|^0.3 > mu + k sigma")
     tbm.set_defaults(func=run_tbm_computation)
@@ -105,7 +116,7 @@ def register(subparsers) -> None:
     records.add_argument("--examples_per_shard", type=int, default=64)
     records.set_defaults(func=run_tfrecords_generator)
 
-    training = commands.add_parser("training", help="train vl2m, vl2m_ref, av_concat_mask, av_concat_mask_ref or av_concat_spec")
+    training = commands.add_parser("training", help=f"train {', '.join(SYSTEM.models)} (hyper-parameters: --preset)")
     _training_args(training)
     training.set_defaults(func=run_training)
 
@@ -147,6 +158,19 @@ def register(subparsers) -> None:
     recipe.add_argument("--patience", type=int, default=5, help="early stopping patience (epochs)")
     recipe.add_argument("--seed", type=int, default=1)
     recipe.set_defaults(func=run_recipe)
+
+    enhance = commands.add_parser(
+        "enhance", help="enhance your own recording with the speaker's face (one file in, one wav out)",
+        description="The serving graph of avse_tf.load: STFT, power law, landmark motion and the training set's "
+                    "normalisation, the model, the mask on the mixture, inverse STFT with the mixture phase.")
+    enhance.add_argument("--input", required=True, help="noisy speech: wav (or any audio/video file ffmpeg reads)")
+    enhance.add_argument("--video", required=True, help="the target speaker's face video, or its landmarks TXT "
+                         "(avse landmarks)")
+    enhance.add_argument("--model", required=True, help="experiment folder, .keras checkpoint or avse export")
+    enhance.add_argument("--output", required=True, help="enhanced wav")
+    enhance.add_argument("--norm_file", default=None, help="normalisation statistics (default: the model's)")
+    enhance.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
+    enhance.set_defaults(func=run_enhance)
 
     show = commands.add_parser(
         "show_face_landmarks", help="draw the 68 landmarks on a video (to --output mp4 + PNG, or a window)")
@@ -208,22 +232,27 @@ def _training_args(parser):
     parser.add_argument("--exp", required=True, help="experiment id: <data_dir>/experiments/<exp>")
     parser.add_argument("--mode", choices=("fixed", "var"), default="fixed",
                         help="kept for the seed's command: the mode is read from the records")
-    parser.add_argument("--audio_dim", type=int, default=257)
-    parser.add_argument("--video_dim", type=int, default=136)
+    parser.add_argument("--audio_dim", type=int, default=None, help="spectrogram bins (default: the preset's, 257)")
+    parser.add_argument("--video_dim", type=int, default=None, help="video features (default: the preset's, 136)")
     parser.add_argument("--num_audio_samples", type=int, default=48000)
-    parser.add_argument("--model", default="vl2m",
-                        choices=("vl2m", "vl2m_ref", "av_concat_mask", "av_concat_mask_ref", "av_concat_spec"))
-    parser.add_argument("--opt", choices=("sgd", "adam", "momentum"), default="adam")
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--model", default=None, choices=SYSTEM.models,
+                        help=f"default: the --preset's model, else {SYSTEM.models[0]}")
+    add_preset_argument(parser, SYSTEM.name)
+    parser.add_argument("--opt", choices=("sgd", "adam", "momentum"), default=None, help="default: the preset's")
+    parser.add_argument("--learning_rate", type=float, default=None, help="default: the preset's")
     parser.add_argument("--updating_step", type=int, default=None, help="decay the learning rate every N steps")
     parser.add_argument("--learning_decay", type=float, default=None, help="multiplicative decay (staircase)")
-    parser.add_argument("--batch_size", type=int, default=8, help="global batch size")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--hidden_units", type=int, default=250)
-    parser.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: the paper's per model)")
-    parser.add_argument("--dropout", type=float, default=0.0, help="DROP rate (the original took a keep probability)")
-    parser.add_argument("--regularization", type=float, default=0.0, help="L2 weight on kernels")
-    parser.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help=f"global batch size (default: the preset's, else {TRAINING_FALLBACKS['batch_size']})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"default: the preset's, else {TRAINING_FALLBACKS['epochs']}")
+    parser.add_argument("--hidden_units", type=int, default=None, help="LSTM units (default: the preset's)")
+    parser.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: the preset's per model)")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="DROP rate (the original took a keep probability; default: the preset's)")
+    parser.add_argument("--regularization", type=float, default=None, help="L2 weight on kernels (default: the preset's)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help=f"early stopping on validation loss (default: {TRAINING_FALLBACKS['patience']})")
     parser.add_argument("--init_ckp", default=None, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--seed", type=int, default=None, help="seed everything and make TF ops deterministic")
     add_distribution_args(parser)
@@ -269,17 +298,22 @@ def run_tfrecords_generator(args) -> int:
 
 
 def run_training(args) -> int:
+    from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
+
+    config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, TRAINING_FALLBACKS)
     _quiet_tf()
     from avse_tf.systems.landmark_enhancement.train import train
     from avse_tf.training.strategy import strategy_from_args
 
+    exp_dir = os.path.join(args.data_dir, "experiments", str(args.exp))
+    save_resolved_config(exp_dir, config, {"train_set": args.train_set, "validation_set": args.validation_set,
+                                           "init_ckp": args.init_ckp, "seed": args.seed})
     summary = train(os.path.join(args.data_dir, args.train_set), os.path.join(args.data_dir, args.validation_set),
-                    os.path.join(args.data_dir, "experiments", str(args.exp)), args.model, args.batch_size,
-                    args.epochs, args.patience, args.seed, strategy_from_args(args), args.init_ckp,
-                    hidden_units=args.hidden_units, layers=args.layers, dropout=args.dropout,
-                    regularization=args.regularization, audio_dim=args.audio_dim, video_dim=args.video_dim,
-                    opt=args.opt, learning_rate=args.learning_rate, updating_step=args.updating_step,
-                    learning_decay=args.learning_decay)
+                    exp_dir, args.model, args.batch_size, args.epochs, args.patience, args.seed,
+                    strategy_from_args(args), args.init_ckp, hidden_units=args.hidden_units, layers=args.layers,
+                    dropout=args.dropout, regularization=args.regularization, audio_dim=args.audio_dim,
+                    video_dim=args.video_dim, opt=args.opt, learning_rate=args.learning_rate,
+                    updating_step=args.updating_step, learning_decay=args.learning_decay)
     print(f"training: best validation loss {summary['best_val_loss']:.4f}; model {summary['best_model']}")
     return 0
 
@@ -297,6 +331,22 @@ def run_testing(args) -> int:
             for metric in args.metrics.split(",")}
     print(format_table(rows))
     print(f"({summary['examples']} examples; per-example CSV in {os.path.join(args.data_dir, args.output_dir, str(args.exp))})")
+    return 0
+
+
+def run_enhance(args) -> int:
+    _quiet_tf()
+    from avse_tf.api import load
+
+    options = {"norm_file": args.norm_file} if args.norm_file else {}
+    model = load(args.model, **options)
+    if model.system != SYSTEM.name:
+        from avse_tf.errors import UserInputError
+
+        raise UserInputError(f"--model {args.model} is a {model.system} model; avse enhancement enhance needs one of "
+                             f"{', '.join(SYSTEM.models)}")
+    enhanced, _ = model.enhance_file(args.input, args.video, args.output, args.shape_predictor)
+    print(f"enhance: {args.output} ({enhanced.size / SAMPLE_RATE:.2f} s, model {model.model_id or model.source})")
     return 0
 
 

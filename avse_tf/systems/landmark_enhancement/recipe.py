@@ -45,8 +45,10 @@ def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250
     from avse_tf.data.preprocess import extract_landmarks
     from avse_tf.data.synth.corpus import generate_grid_corpus
     from avse_tf.metrics import format_table
+    from avse_tf.systems.landmark_enhancement.evaluate import test as test_model
+    from avse_tf.systems.landmark_enhancement.pipeline import generate_records
+    from avse_tf.systems.landmark_enhancement.train import train as train_model
     from avse_tf.systems.presets import get_preset
-    from avse_tf.tasks import enhancement
 
     corpus = os.path.join(work_dir, "corpus")
     generate_grid_corpus(corpus, speakers=speakers, utterances=utterances, seed=seed)
@@ -63,7 +65,7 @@ def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250
                                   num_samples=utterances, num_mix=num_mix, num_mix_speakers=size - 1,
                                   seed=seed + SETS.index(set_name))
         oracle = f"tfrecords{size}"
-        enhancement.generate_records(corpus, size, "fixed", oracle, mix_dir, "landmarks", "tbm")
+        generate_records(corpus, size, "fixed", oracle, mix_dir, "landmarks", "tbm")
         experiments = os.path.join(work_dir, "experiments", f"{size}spk")
         results_dir = os.path.join(work_dir, "results", f"{size}spk")
 
@@ -72,13 +74,13 @@ def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250
             options = dict(hidden_units=hidden_units, layers=layers or preset["architecture"]["num_layers"],
                            opt=preset["training"].get("optimizer", "adam"),
                            learning_rate=preset["training"].get("learning_rate", 1e-3))
-            return enhancement.train(os.path.join(corpus, records, "TRAINING_SET"),
+            return train_model(os.path.join(corpus, records, "TRAINING_SET"),
                                      os.path.join(corpus, records, "VALIDATION_SET"),
                                      os.path.join(experiments, exp_name), model_name, batch_size, epochs, patience,
                                      seed, init_checkpoint=init, verbose=verbose, **options)
 
         def test(model_name, records, exp_name, mask_dir=None, set_name="TEST_SET", wanted=metrics):
-            return enhancement.test(os.path.join(corpus, records, set_name), os.path.join(experiments, exp_name),
+            return test_model(os.path.join(corpus, records, set_name), os.path.join(experiments, exp_name),
                                     os.path.join(results_dir, exp_name, set_name), corpus, mask_dir,
                                     metrics=tuple(wanted), model_name=model_name,
                                     write_wavs=set_name == "TEST_SET")[1]
@@ -93,7 +95,7 @@ def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250
             if not os.path.isfile(os.path.join(corpus, estimated, "TEST_SET", RECORDS_MANIFEST)):
                 for set_name in SETS:
                     test("vl2m", oracle, "vl2m", mask_dir=mask_dir, set_name=set_name, wanted=("stoi",))
-            enhancement.generate_records(corpus, size, "fixed", estimated, mix_dir, "landmarks", mask_dir,
+            generate_records(corpus, size, "fixed", estimated, mix_dir, "landmarks", mask_dir,
                                          norm_data_dir=oracle)
             for model_name in REF_MODELS:
                 if model_name in models:

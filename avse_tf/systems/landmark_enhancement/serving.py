@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 SERVABLE = ("vl2m", "av_concat_mask", "av_concat_spec")
@@ -112,3 +113,66 @@ def load_serving(checkpoint, norm_file=None):
     settings, stats = load_preprocessing(folder, norm_file)
     model_name = getattr(model, "architecture", model.name)
     return _module_class()(model, model_name, settings, stats)
+
+
+class Enhancer:
+    """A loaded enhancement model (what :func:`avse_tf.load` returns for this system):
+    ``enhance(waveform, landmarks)`` and ``enhance_file(...)``, through the serving graph."""
+
+    system = "landmark_enhancement"
+
+    def __init__(self, function, source, keras_model=None, model_id=None):
+        self._function = function
+        self.source = source
+        self.keras_model = keras_model
+        self.model_id = model_id
+
+    @classmethod
+    def from_path(cls, path, norm_file=None):
+        """A ``.keras`` checkpoint, an experiment folder, a keras export, or a SavedModel export
+        (the version folder or its base path)."""
+        import tensorflow as tf
+
+        from avse_tf.export.core import read_export_info
+        from avse_tf.utils import saved_model_dir
+
+        path = os.fspath(path)
+        saved_model = saved_model_dir(path) if os.path.isdir(path) else None
+        if saved_model:
+            info = read_export_info(saved_model) or {}
+            return cls(tf.saved_model.load(saved_model).signatures["serving_default"], saved_model,
+                       model_id=info.get("model"))
+        if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
+            path = os.path.join(path, "model.keras")
+        module = load_serving(path, norm_file)
+        return cls(module.enhance, path, keras_model=module.model, model_id=module.model_name)
+
+    def enhance(self, waveform, landmarks):
+        """``(enhanced_waveform, mask)`` as float32 numpy arrays; the waveform keeps its length."""
+        import tensorflow as tf
+
+        waveform = np.asarray(waveform, np.float32).reshape(-1)
+        landmarks = np.asarray(landmarks, np.float32)
+        if landmarks.ndim != 2 or landmarks.shape[1] != 136 or len(landmarks) < 1:
+            raise UserInputError(f"landmarks must be [video_frames, 136], got {landmarks.shape}")
+        outputs = self._function(waveform=tf.constant(waveform), landmarks=tf.constant(landmarks))
+        return outputs["enhanced_waveform"].numpy(), outputs["mask"].numpy()
+
+    def enhance_file(self, audio, landmarks_or_video, output=None, shape_predictor=None, sample_rate=SAMPLE_RATE):
+        """Enhance an audio file (or a video's sound track) with landmarks from a TXT file or a video.
+
+        Writes ``output`` (wav, atomically) when given; returns ``(enhanced, mask)``.
+        """
+        from avse_tf.audio.io import load_audio, write_audio
+        from avse_tf.video.landmarks import LandmarkExtractor, load_landmarks_txt
+
+        waveform = load_audio(audio, sample_rate)
+        source = os.fspath(landmarks_or_video)
+        if source.endswith(".txt"):
+            landmarks = load_landmarks_txt(source)
+        else:
+            landmarks = LandmarkExtractor(shape_predictor).extract_file(source).flat()
+        enhanced, mask = self.enhance(waveform, landmarks)
+        if output:
+            write_audio(output, enhanced, sample_rate)
+        return enhanced, mask

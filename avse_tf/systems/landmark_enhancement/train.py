@@ -93,3 +93,22 @@ def save_preprocessing(records, exp_dir) -> None:
     atomic_write_text(os.path.join(exp_dir, PREPROCESSING_FILE), json.dumps(
         {key: info[key] for key in ("stft", "fps", "delta", "sample_rate")}, indent=1))
 
+
+def tuning_job(train_records, validation_records, model_name, batch_size, seed=None, strategy=None):
+    """What ``avse tune enhancement`` searches: record datasets, a builder of compiled models for the
+    searched values (units, layers, learning rate, dropout; the optimiser of the model's preset), and
+    the base preset the best values are written into."""
+    from avse_tf.systems.presets import get_preset, list_presets
+    from avse_tf.training import get_strategy
+
+    strategy = strategy or get_strategy("auto")
+    base = get_preset(list_presets(model=model_name)[0])
+    train_dataset = make_model_dataset(train_records, model_name, batch_size, shuffle=True, seed=seed)
+    validation_dataset = make_model_dataset(validation_records, model_name, batch_size)
+
+    def build(hidden_units, num_layers, learning_rate, dropout):
+        with strategy.scope():
+            return build_and_compile(model_name, hidden_units=hidden_units, layers=num_layers, dropout=dropout,
+                                     opt=base["training"].get("optimizer") or "adam", learning_rate=learning_rate)
+
+    return train_dataset, validation_dataset, build, base, ("hidden_units", "num_layers", "learning_rate", "dropout")

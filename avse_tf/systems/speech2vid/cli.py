@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.systems.presets import add_preset_argument
+from avse_tf.systems.speech2vid import SYSTEM
+
+# Training flags read from the preset (flag -> preset key); explicit flags win.
+PRESET_FLAGS = {"width": "architecture.width", "content_weight": "training.content_weight",
+                "learning_rate": "training.learning_rate", "batch_size": "training.batch_size",
+                "epochs": "training.epochs", "steps_per_epoch": "training.steps_per_epoch",
+                "patience": "training.early_stopping_patience"}
+
 
 def _quiet_tf():
     from avse_tf.cli.main import import_tensorflow_quietly
@@ -64,19 +73,25 @@ def register(subparsers) -> None:
     train.add_argument("-i", "--identity_feature_path", default=None, help="seed: identity_features.pkl")
     train.add_argument("-gt", "--ground_truth_feature_path", default=None, help="seed: gt_features.pkl")
     train.add_argument("-p", "--processed_dir", default=None, help="prepare_data folder (instead of -a/-i/-gt)")
-    train.add_argument("-b", "--batch_size", type=int, default=64)
-    train.add_argument("-se", "--steps_per_epoch", type=int, default=1000, help="0: one pass over the data")
-    train.add_argument("-e", "--epochs", type=int, default=20)
+    train.add_argument("-b", "--batch_size", type=int, default=None, help="default: the preset's (64)")
+    train.add_argument("-se", "--steps_per_epoch", type=int, default=None,
+                       help="0: one pass over the data (default: the preset's, 1000)")
+    train.add_argument("-e", "--epochs", type=int, default=None, help="default: the preset's (20)")
     train.add_argument("-w", "--no_of_workers", type=int, default=1, help="parallel input-pipeline calls")
     train.add_argument("-o", "--exp_dir", default="saved_models", help="experiment folder (best.keras, ...)")
-    train.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's)")
-    train.add_argument("--masked_target", action="store_true", help="seed variant: + lower-half-masked target frame")
-    train.add_argument("--content_weight", type=float, default=1.0, help="content-loss weight (0: L1 only, the seed)")
+    add_preset_argument(train, SYSTEM.name)
+    train.add_argument("--width", type=float, default=None, help="channel multiplier (default: the preset's; 1.0 = "
+                       "the paper's)")
+    train.add_argument("--masked_target", action="store_true", default=None,
+                       help="seed variant: + lower-half-masked target frame (the speech2vid_masked_lrs2 preset)")
+    train.add_argument("--content_weight", type=float, default=None,
+                       help="content-loss weight (default: the preset's; 0: L1 only, the seed)")
     train.add_argument("--face_encoder", default=None, help="frozen face encoder (.keras) for the content loss "
                        "(default: train one on the records first)")
     train.add_argument("--encoder_epochs", type=int, default=10)
-    train.add_argument("--learning_rate", type=float, default=1e-3)
-    train.add_argument("--patience", type=int, default=10, help="early stopping patience (seed: 10)")
+    train.add_argument("--learning_rate", type=float, default=None, help="default: the preset's (1e-3)")
+    train.add_argument("--patience", type=int, default=None, help="early stopping patience (default: the preset's; "
+                       "seed: 10)")
     train.add_argument("--seed", type=int, default=None)
     add_distribution_args(train)
     train.set_defaults(func=run_train)
@@ -141,6 +156,11 @@ def run_prepare_data(args) -> int:
 
 
 def run_train(args) -> int:
+    from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
+
+    args.model = "speech2vid_masked" if args.masked_target else None
+    config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, {})
+    args.masked_target = args.model == "speech2vid_masked"
     _quiet_tf()
     from avse_tf.systems.speech2vid.pipeline import resolve_processed
     from avse_tf.systems.speech2vid.train import train
@@ -148,6 +168,7 @@ def run_train(args) -> int:
 
     processed = resolve_processed(args.audio_feature_path, args.identity_feature_path,
                                   args.ground_truth_feature_path, args.processed_dir)
+    save_resolved_config(args.exp_dir, config, {"processed_dir": processed, "seed": args.seed})
     summary = train(processed, args.exp_dir, args.batch_size, args.epochs, args.steps_per_epoch or None, args.patience,
                     args.width, args.masked_target, args.content_weight, args.face_encoder, args.learning_rate,
                     args.encoder_epochs, seed=args.seed, strategy=strategy_from_args(args),

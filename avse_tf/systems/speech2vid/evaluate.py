@@ -153,7 +153,3 @@ def evaluate(model_path, processed_dir, output_dir, deblur_path=None, split="tes
     atomic_write_text(os.path.join(output_dir, "table.txt"), table + "\n")
     save_png(os.path.join(output_dir, "frames.png"), _frame_grid(grid))
     return {"table": table, "summary": summary, "rows": rows, "grid": os.path.join(output_dir, "frames.png")}
-
-
-__all__ = ["extract_features", "prepare_data", "train", "train_face_encoder", "train_deblur", "predict", "evaluate",
-           "generate", "mfcc_windows", "align_faces", "similarity_transform", "load_model", "resolve_processed"]

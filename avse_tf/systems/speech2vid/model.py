@@ -239,7 +239,7 @@ MODEL_SPECS = {
                    "description": "audio + identity encoders, skip-connected image decoder (the paper's generator)"},
     "speech2vid_masked": {"inputs": ["mfcc", "identity", "masked_target"], "output": "face", "loss": "l1 + content",
                           "description": "the seed re-implementation's variant: + lower-half-masked target frame"},
-    "deblur": {"inputs": ["image"], "output": "deblurred", "loss": "l1",
+    "speech2vid_deblur": {"inputs": ["image"], "output": "deblurred", "loss": "l1",
                "description": "VDSR-like residual deblurring refinement network (paper §3.4)"},
     "face_encoder": {"inputs": ["face"], "output": "landmarks", "loss": "l1",
                      "description": "landmark-regressing face encoder, frozen, for the content loss"},
@@ -247,7 +247,7 @@ MODEL_SPECS = {
 
 MODEL_BUILDERS = {"speech2vid": speech2vid,
                   "speech2vid_masked": lambda **kwargs: speech2vid(masked_target=True, **kwargs),
-                  "deblur": deblur_network, "face_encoder": face_encoder}
+                  "speech2vid_deblur": deblur_network, "face_encoder": face_encoder}
 
 
 def build_model(architecture, /, **kwargs):
@@ -259,14 +259,3 @@ def build_model(architecture, /, **kwargs):
 
 __all__ = ["Speech2VidModel", "Speech2VidLoss", "MODEL_SPECS", "MODEL_BUILDERS", "AUDIO_SHAPE", "CONTENT_LAYERS",
            "build_model", "speech2vid", "deblur_network", "face_encoder", "content_features"]
-
-
-def from_preset(preset, **overrides):
-    """Build a Speech2Vid preset (``speech2vid_voxceleb``: the paper; ``speech2vid_masked_lrs2``: the
-    seed's variant), given by name, JSON file or dict; see :func:`avse_tf.systems.presets.from_preset`."""
-    from avse_tf.systems import presets
-
-    return presets.from_preset(preset, **overrides)
-
-
-__all__.append("from_preset")

@@ -112,6 +112,7 @@ def predict(model_path, audio_path, face_path, output_path, deblur_path=None, fu
             shape_predictor=None, batch_size=32) -> dict:
     """Write a 25 fps mp4 of the face in ``face_path`` speaking ``audio_path`` (audio muxed in).
 
+    ``model_path`` / ``deblur_path``: ``.keras`` files or experiment folders, or loaded models.
     ``audio_path``: a wav (any rate) or any video's sound track. ``face_path``: an image, or a
     video (K evenly spaced frames give the identity stills). One frame per 40 ms of audio
     (``ceil(duration * 25)``). ``full_frame``: paste the generated face back into the frame the
@@ -120,8 +121,9 @@ def predict(model_path, audio_path, face_path, output_path, deblur_path=None, fu
     from avse_tf.audio.io import load_audio
     from avse_tf.video.io import write_video
 
-    model = load_model(model_path, "model")
-    deblur = load_model(deblur_path, "deblurring model") if deblur_path else None
+    model = load_model(model_path, "model") if isinstance(model_path, (str, os.PathLike)) else model_path
+    deblur = load_model(deblur_path, "deblurring model") if isinstance(deblur_path, (str, os.PathLike)) \
+        else deblur_path
     size, count, _ = model_options(model)
     waveform = check_audio(load_audio(audio_path, SAMPLE_RATE), audio_path)
     frames, _, faces, matrices, template = read_face_source(face_path, count, size, shape_predictor)
@@ -135,3 +137,32 @@ def predict(model_path, audio_path, face_path, output_path, deblur_path=None, fu
     write_video(output_path, video, FPS, audio=waveform, sample_rate=SAMPLE_RATE)
     return {"output": output_path, "frames": int(num_frames), "seconds": waveform.size / SAMPLE_RATE,
             "size": list(video.shape[1:3])}
+
+
+class TalkingFace:
+    """A loaded Speech2Vid generator (what :func:`avse_tf.load` returns for this system):
+    ``speech_to_video(audio, face, output)`` writes the face speaking the audio (:func:`predict`)."""
+
+    system = "speech2vid"
+
+    def __init__(self, keras_model, source, deblur=None):
+        self.keras_model = keras_model
+        self.source = source
+        self.deblur = deblur
+        self.model_id = keras_model.name
+
+    @classmethod
+    def from_path(cls, path, deblur=None):
+        """A generator ``.keras`` (or its experiment folder / keras export); ``deblur``: the optional
+        refinement network's."""
+        path = os.fspath(path)
+        if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
+            path = os.path.join(path, "model.keras")
+        model = load_model(path, "model")
+        model_options(model)  # a one-line error now if this is not a generator
+        return cls(model, path, load_model(os.fspath(deblur), "deblurring model") if deblur else None)
+
+    def speech_to_video(self, audio_path, face_path, output_path, full_frame=False, shape_predictor=None,
+                        batch_size=32) -> dict:
+        return predict(self.keras_model, audio_path, face_path, output_path, self.deblur, full_frame,
+                       shape_predictor, batch_size)

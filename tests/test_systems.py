@@ -1,0 +1,116 @@
+"""The registry contract: every system is declared once and reached through the registry; a new
+system (tests/dummy_system) is one folder + one registration; exports of every system reload."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import avse_tf
+from avse_tf import systems
+from avse_tf.cli.main import main
+from avse_tf.systems.presets import get_preset, list_presets
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(TESTS)
+
+
+@pytest.fixture
+def dummy_system(monkeypatch):
+    monkeypatch.syspath_prepend(TESTS)
+    import dummy_system
+
+    systems.register(dummy_system.SYSTEM)
+    yield dummy_system.SYSTEM
+    systems.unregister(dummy_system.SYSTEM.name)
+
+
+def test_registry_declares_each_system_once():
+    names = [system.name for system in systems.all_systems()]
+    assert names == ["landmark_enhancement", "av_inpainting", "speech2vid"]
+    groups = [system.cli_group for system in systems.all_systems()]
+    assert groups == ["enhancement", "inpainting", "speech2vid"]
+    for system in systems.all_systems():
+        builders = system.builders()
+        assert set(system.all_models) == set(builders), system.name
+        for preset_name in list_presets(system=system.name):
+            assert get_preset(preset_name)["model"] in system.all_models
+        assert systems.get(system.cli_group) is system
+    assert systems.system_of_model("vl2m").name == "landmark_enhancement"
+    assert systems.system_of_model("phone_recognizer").name == "av_inpainting"
+    with pytest.raises(avse_tf.errors.UserInputError, match="no system builds model 'nope'"):
+        systems.system_of_model("nope")
+
+
+def test_no_per_system_lists_outside_the_registry():
+    """The acceptance grep of issue 13, as a test: no code branches on a family name."""
+    result = subprocess.run(["git", "grep", "-n", r"family ==\|family in\|FAMILY_MODULES\|COMMAND_MODULES", "--",
+                             "avse_tf", "tools"], cwd=REPO, capture_output=True, text=True)
+    if result.returncode > 1:  # not a git checkout (e.g. an sdist): nothing to grep
+        pytest.skip("not a git checkout")
+    assert result.stdout == ""
+
+
+def test_no_module_over_500_lines():
+    for folder, _, files in os.walk(os.path.join(REPO, "avse_tf")):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    assert sum(1 for _ in handle) <= 500, os.path.join(folder, name)
+
+
+def test_old_import_paths_warn_and_resolve_to_the_new_objects():
+    from avse_tf.systems.av_inpainting.phone_recognizer import train_recognizer
+    from avse_tf.systems.landmark_enhancement.model import MODEL_SPECS
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from avse_tf.models.enhancement import MODEL_SPECS as old_specs
+        from avse_tf.tasks.inpainting import train_recognizer as old_train_recognizer
+    assert old_specs is MODEL_SPECS and old_train_recognizer is train_recognizer
+    assert len([w for w in caught if issubclass(w.category, DeprecationWarning)]) == 2
+    assert "avse_tf.systems.landmark_enhancement.model" in str(caught[0].message)
+
+
+def test_dummy_system_trains_from_preset_exports_and_reloads(dummy_system, tmp_path, capsys):
+    assert "tiny_gain_small" in avse_tf.list_presets()
+    exp = str(tmp_path / "exp")
+    assert main(["tiny", "training", "--exp", exp, "--preset", "tiny_gain_small", "--batch_size", "8"]) == 0
+    config = json.load(open(os.path.join(exp, "config.json")))
+    assert config["system"] == "dummy_system" and config["preset"] == "tiny_gain_small"
+    assert config["values"] == {"hidden_units": 6, "learning_rate": 0.01, "batch_size": 8, "epochs": 1}
+    assert config["sources"]["batch_size"] == "flag" and config["sources"]["epochs"] == "preset training.epochs"
+    history = [json.loads(line) for line in open(os.path.join(exp, "history.jsonl"))] \
+        if os.path.isfile(os.path.join(exp, "history.jsonl")) else None
+    assert history is None or len(history) == 1
+
+    from dummy_system.model import synthetic_data
+
+    features, _ = synthetic_data(1, seed=3)
+    trained = avse_tf.load(exp)
+    assert trained.system == "dummy_system" and trained.keras_model.get_layer("hidden").units == 6
+    expected = trained.gain(features[0])
+    assert main(["export", "--checkpoint", exp, "--format", "savedmodel", "--output", str(tmp_path / "sm")]) == 0
+    exported = avse_tf.load(str(tmp_path / "sm"))
+    assert exported.system == "dummy_system" and exported.model_id == "tiny_gain"
+    np.testing.assert_allclose(exported(spectrogram=features)["gain"][0], expected, atol=1e-6)
+    assert main(["export", "--checkpoint", exp, "--format", "keras", "--output", str(tmp_path / "k")]) == 0
+    np.testing.assert_allclose(avse_tf.load(str(tmp_path / "k")).gain(features[0]), expected, atol=1e-6)
+    capsys.readouterr()
+    assert main(["export", "--checkpoint", exp, "--format", "tflite", "--output", str(tmp_path / "t")]) == 2
+    assert "(dummy_system), which cannot be exported as tflite: the test system does not need it" in \
+        capsys.readouterr().err
+
+
+def test_dummy_system_shows_in_the_cli_of_a_fresh_process(tmp_path):
+    env = {**os.environ, "AVSE_TF_SYSTEMS": "dummy_system",
+           "PYTHONPATH": os.pathsep.join([TESTS, REPO, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "avse_tf", "--help"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "tiny per-frame gain (test system)" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "avse_tf", "tiny", "training", "--help"], env=env,
+                            capture_output=True, text=True)
+    assert "tiny_gain_small" in result.stdout  # --preset's help lists the system's presets
