@@ -114,3 +114,41 @@ def test_dummy_system_shows_in_the_cli_of_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, "-m", "avse_tf", "tiny", "training", "--help"], env=env,
                             capture_output=True, text=True)
     assert "tiny_gain_small" in result.stdout  # --preset's help lists the system's presets
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["enhancement", "training", "--model", "vl2m"],  # the paper's VL2M values (preset vl2m_grid)
+     {"learning_rate": 1e-4, "batch_size": 32, "epochs": 100, "layers": 5, "hidden_units": 250, "patience": 5}),
+    (["enhancement", "training", "--model", "av_concat_mask", "--epochs", "3"],  # unknown in the paper: fallbacks
+     {"learning_rate": 1e-3, "batch_size": 8, "epochs": 3, "layers": 3}),
+    (["enhancement", "training", "--preset", "av_concat_spec_grid", "--hidden_units", "16"],
+     {"model": "av_concat_spec", "hidden_units": 16, "learning_rate": 1e-3}),
+    (["inpainting", "training"], {"model": "av_blstm", "epochs": 50, "batch_size": 8, "layers": 3}),
+    (["inpainting", "training", "--model", "phone_recognizer"],
+     {"layers": 2, "learning_rate": 3e-3, "recognizer_copies": 4}),
+    (["speech2vid", "train", "-p", "x"], {"batch_size": 64, "content_weight": 1.0, "steps_per_epoch": 1000,
+                                          "model": "speech2vid"}),
+    (["speech2vid", "train", "-p", "x", "--masked_target"], {"content_weight": 0.0, "model": "speech2vid_masked"}),
+])
+def test_training_flags_come_from_the_preset(argv, expected, tmp_path):
+    from avse_tf.cli.main import build_parser
+    from avse_tf.systems.presets import resolve_training_flags
+
+    common = {"enhancement": ["--data_dir", str(tmp_path), "--train_set", "a", "--val_set", "b", "--exp", "e"],
+              "inpainting": ["--data_dir", str(tmp_path), "--exp", "e"], "speech2vid": []}[argv[0]]
+    args = build_parser().parse_args(argv + common)
+    system = systems.get(argv[0])
+    cli = system.module("cli")
+    if argv[0] == "speech2vid":
+        args.model = "speech2vid_masked" if args.masked_target else None
+    config = resolve_training_flags(args, system, cli.PRESET_FLAGS, getattr(cli, "TRAINING_FALLBACKS", {}))
+    for key, value in expected.items():
+        assert getattr(args, key) == value, key
+    assert config["model"] == args.model
+
+
+def test_a_preset_of_another_model_is_refused(tmp_path, capsys):
+    argv = ["enhancement", "training", "--data_dir", str(tmp_path), "--train_set", "a", "--val_set", "b", "--exp", "e",
+            "--model", "vl2m", "--preset", "av_concat_mask_grid"]
+    assert main(argv) == 2
+    assert "--model vl2m does not match preset av_concat_mask_grid" in capsys.readouterr().err

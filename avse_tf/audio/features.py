@@ -15,6 +15,8 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from avse_tf.constants import SAMPLE_RATE
+
 LOG_EPSILON = 1e-6  # Morrone 2021: log(|X| + 1e-6)
 POWER_LAW_EXPONENT = 0.3  # Morrone 2019
 
@@ -99,7 +101,7 @@ def _dct_matrix(num_filters: int, num_ceps: int) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
-def mfcc_htk(waveform, sample_rate: int = 16000, window_seconds: float = 0.025,
+def mfcc_htk(waveform, sample_rate: int = SAMPLE_RATE, window_seconds: float = 0.025,
              step_seconds: float = 0.010, num_filters: int = 40, num_ceps: int = 13,
              fft_length: int = 512, low_freq: float = 300.0, high_freq: float = 3700.0,
              preemphasis: float = 0.97, lifter: int = 22) -> tf.Tensor:

@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 import soundfile
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import AudioReadError
 from avse_tf.media.ffmpeg import last_line
 
@@ -86,7 +87,7 @@ def _wav_shortfall(path: str) -> int:
     return 0
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int | None = 16000) -> np.ndarray:
+def load_audio(path: str | os.PathLike, sample_rate: int | None = SAMPLE_RATE) -> np.ndarray:
     """Read ``path`` as a mono float32 waveform at ``sample_rate`` (None keeps the file's rate).
 
     Multi-channel audio is averaged to mono. Raises :class:`AudioReadError` with the file name for
@@ -99,7 +100,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = 16000) -> np.n
         raise AudioReadError(f"audio file is empty (0 bytes): {path}; re-create or re-download it")
     if path.lower().endswith(VIDEO_EXTENSIONS):
         if sample_rate is None:
-            sample_rate = 16000
+            sample_rate = SAMPLE_RATE
         return _decode_with_ffmpeg(path, sample_rate)
     try:
         info = soundfile.info(path)
@@ -107,7 +108,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = 16000) -> np.n
     except (soundfile.LibsndfileError, RuntimeError) as error:
         # Not a format libsndfile knows: ffmpeg may still decode it.
         try:
-            return _decode_with_ffmpeg(path, sample_rate or 16000)
+            return _decode_with_ffmpeg(path, sample_rate or SAMPLE_RATE)
         except AudioReadError:
             raise AudioReadError(
                 f"cannot read audio file {path}: {error}; the file is corrupt or not audio"
@@ -126,7 +127,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = 16000) -> np.n
     return resample(mono, file_rate, sample_rate)
 
 
-def write_audio(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int = 16000) -> None:
+def write_audio(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write a mono float waveform as 16-bit PCM wav, atomically (temp file + rename).
 
     Values are clipped to [-1, 1): the same clipping a 16-bit file would apply, made explicit.

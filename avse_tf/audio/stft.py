@@ -24,6 +24,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from avse_tf.constants import SAMPLE_RATE
+
 
 @dataclasses.dataclass(frozen=True)
 class StftConfig:
@@ -64,17 +66,17 @@ class StftConfig:
 
 
 MORRONE2019 = StftConfig(
-    name="morrone2019", sample_rate=16000, frame_length=400, frame_step=160, fft_length=512,
+    name="morrone2019", sample_rate=SAMPLE_RATE, frame_length=400, frame_step=160, fft_length=512,
     pad_start=256, pad_end=True,
     citation="Morrone et al., ICASSP 2019, arXiv 1811.02480; original code dr-pato/audio_visual_speech_enhancement",
 )
 MORRONE2021 = StftConfig(
-    name="morrone2021", sample_rate=16000, frame_length=384, frame_step=192, fft_length=512,
+    name="morrone2021", sample_rate=SAMPLE_RATE, frame_length=384, frame_step=192, fft_length=512,
     pad_start=0, pad_end=True,
     citation="Morrone et al., ICASSP 2021, arXiv 2010.04556; original code dr-pato/audio-visual-speech-inpainting",
 )
 HEGDE2021 = StftConfig(
-    name="hegde2021", sample_rate=16000, frame_length=400, frame_step=160, fft_length=512,
+    name="hegde2021", sample_rate=SAMPLE_RATE, frame_length=400, frame_step=160, fft_length=512,
     pad_start=0, pad_end=True,
     citation="Hegde et al., WACV 2021, arXiv 2012.10852 (denoiser STFT)",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
     synth.add_argument("--speakers", type=_positive, default=4, help="number of speakers (s1..sN)")
     synth.add_argument("--utterances", type=_positive, default=6, help="utterances per speaker")
     synth.add_argument("--seed", type=int, default=0, help="random seed")
-    synth.add_argument("--sample_rate", type=_positive, default=16000, help="audio sample rate in Hz")
+    synth.add_argument("--sample_rate", type=_positive, default=SAMPLE_RATE, help="audio sample rate in Hz")
     synth.add_argument("--first_speaker", type=_positive, default=1, help="number of the first speaker folder")
     synth.set_defaults(func=run_synth_grid)
 

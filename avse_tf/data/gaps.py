@@ -26,6 +26,7 @@ import zlib
 
 import numpy as np
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 FRAME_MS = 12.0  # morrone2021 hop: 192 samples at 16 kHz
@@ -106,7 +107,7 @@ def mask_to_gaps(mask) -> list:
     return [(int(start), int(end - start)) for start, end in zip(changes[::2], changes[1::2])]
 
 
-def frames_for_interval(start_s: float, end_s: float, num_frames: int, sample_rate: int = 16000,
+def frames_for_interval(start_s: float, end_s: float, num_frames: int, sample_rate: int = SAMPLE_RATE,
                         frame_length: int = 384, frame_step: int = 192) -> tuple:
     """``(first, last + 1)`` frames whose window ``[t*step, t*step + length)`` overlaps ``[start, end)`` s."""
     first_sample, end_sample = start_s * sample_rate, end_s * sample_rate
@@ -133,7 +134,7 @@ def parse_gap_spec(text: str) -> list:
     return intervals
 
 
-def detect_silent_gaps(waveform, sample_rate: int = 16000, min_seconds: float = 0.02,
+def detect_silent_gaps(waveform, sample_rate: int = SAMPLE_RATE, min_seconds: float = 0.02,
                        threshold: float = 1e-6) -> list:
     """Runs of digital silence (``|x| <= threshold``) of at least ``min_seconds``, as ``(start, end)`` s.
 
@@ -148,7 +149,7 @@ def detect_silent_gaps(waveform, sample_rate: int = 16000, min_seconds: float = 
             if end - start >= minimum]
 
 
-def intervals_to_frame_mask(intervals, num_samples: int, num_frames: int, sample_rate: int = 16000,
+def intervals_to_frame_mask(intervals, num_samples: int, num_frames: int, sample_rate: int = SAMPLE_RATE,
                             frame_length: int = 384, frame_step: int = 192, source: str = "input") -> np.ndarray:
     """Frame mask of user gaps in seconds, with clear errors for gaps outside or covering the clip."""
     duration = num_samples / sample_rate

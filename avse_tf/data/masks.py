@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 DEFAULT_MASK_FACTOR = 0.6
@@ -27,7 +28,7 @@ def target_binary_mask(spectrogram, mean, std, mask_factor: float = DEFAULT_MASK
     return (np.asarray(spectrogram) > (mean + mask_factor * std)[None, :]).astype(np.uint8)
 
 
-def compute_tbms(data_dir, speaker_ids, audio_dir="audio", dest_dir="tbm", sample_rate=16000,
+def compute_tbms(data_dir, speaker_ids, audio_dir="audio", dest_dir="tbm", sample_rate=SAMPLE_RATE,
                  max_wav_length=48000, mask_factor=DEFAULT_MASK_FACTOR) -> list:
     """Write ``<data_dir>/s<k>/<dest_dir>/<id>.npy`` TBMs (uint8 ``[T, 257]``) and ``ltass.npz`` per speaker."""
     from avse_tf.audio import features, stft

@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from avse_tf.audio.io import load_audio, write_audio
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.data import grid
 from avse_tf.data.preprocess import resolve_speaker_folder
 from avse_tf.errors import UserInputError
@@ -40,7 +41,7 @@ def _place(interferer: np.ndarray, length: int) -> tuple:
     return placed, offset
 
 
-def render_mixture(entry: dict, sample_rate: int = 16000):
+def render_mixture(entry: dict, sample_rate: int = SAMPLE_RATE):
     """Target, interferer sum and mixture (float32) of one manifest entry."""
     target = load_audio(entry["target"], sample_rate)
     interferers = np.zeros_like(target)
@@ -53,7 +54,7 @@ def render_mixture(entry: dict, sample_rate: int = 16000):
 
 def generate_mixtures(data_dir, base_speaker_ids, noisy_speaker_ids=None, audio_dir="audio", dest_dir="mix",
                       num_samples=10, num_mix=1, num_mix_speakers=1, snr_db=None, seed=0,
-                      sample_rate=16000) -> list:
+                      sample_rate=SAMPLE_RATE) -> list:
     """Write mixtures to ``<data_dir>/<dest_dir>/s<k>/<base>_with_<spk>_<id>[...].wav`` + manifest."""
     if num_mix_speakers not in (1, 2):
         raise UserInputError(f"--num_mix_speakers must be 1 or 2, got {num_mix_speakers}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 PHONES = ("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH", "IY",
@@ -107,7 +108,7 @@ def align_phone_spans(align_path) -> list:
     return word_phone_spans(read_align(align_path))
 
 
-def frame_phone_labels(spans, num_frames, frame_step=192, frame_length=384, sample_rate=16000, time_scale=1.0,
+def frame_phone_labels(spans, num_frames, frame_step=192, frame_length=384, sample_rate=SAMPLE_RATE, time_scale=1.0,
                        time_shift=0.0):
     """Phone id under the centre of each frame (frame ``t`` covers samples ``[t * step, t * step +
     length)``), 0 (silence) where no span covers it: ``int32 [num_frames]``. ``time_scale`` and

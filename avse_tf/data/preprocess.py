@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.data import grid
 from avse_tf.errors import UserInputError
 
@@ -61,7 +62,7 @@ def _fit_length(waveform, length, source):
     return waveform[:length]
 
 
-def compute_spectrograms(data_dir, speaker_ids, audio_dir="audio", dest_dir=None, sample_rate=16000,
+def compute_spectrograms(data_dir, speaker_ids, audio_dir="audio", dest_dir=None, sample_rate=SAMPLE_RATE,
                          max_wav_length=None, stft_config="morrone2019", feature="power_law",
                          show_progress=True) -> list:
     """Spectrogram features ``[frames, 257]`` of every wav, saved as ``<id>.npy`` (float32).

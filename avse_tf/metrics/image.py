@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import MetricInputError
 
 
@@ -76,7 +77,7 @@ def correlation(first, second) -> float:
     return float((first * second).sum() / norm) if norm > 1e-12 else 0.0
 
 
-def speech_envelope(waveform, num_frames: int, sample_rate: int = 16000, fps: float = 25.0) -> np.ndarray:
+def speech_envelope(waveform, num_frames: int, sample_rate: int = SAMPLE_RATE, fps: float = FPS) -> np.ndarray:
     """RMS of the waveform in each video frame's interval ``[t/fps, (t+1)/fps)``, ``[num_frames]``."""
     waveform = np.asarray(waveform, np.float64).ravel()
     hop = sample_rate / fps

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import warnings
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import MetricInputError
 from avse_tf.metrics._signals import check_rate, require_sound, signal_pair
 
 
-def stoi(reference, estimate, sample_rate: int = 16000, extended: bool = False) -> float:
+def stoi(reference, estimate, sample_rate: int = SAMPLE_RATE, extended: bool = False) -> float:
     """Short-time objective intelligibility of ``estimate`` against the clean ``reference``.
 
     ``extended=False``: STOI, Taal, Hendriks, Heusdens & Jensen, "An algorithm for intelligibility
@@ -48,6 +49,6 @@ def stoi(reference, estimate, sample_rate: int = 16000, extended: bool = False) 
     return float(value)
 
 
-def estoi(reference, estimate, sample_rate: int = 16000) -> float:
+def estoi(reference, estimate, sample_rate: int = SAMPLE_RATE) -> float:
     """Extended STOI (Jensen & Taal 2016); ``stoi(..., extended=True)``."""
     return stoi(reference, estimate, sample_rate, extended=True)

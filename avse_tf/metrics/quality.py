@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import MetricInputError
 from avse_tf.metrics._signals import check_rate, require_sound, signal_pair
 
@@ -48,7 +49,7 @@ def _pesq_rate(sample_rate: int, mode: str) -> int:
     return 16000 if sample_rate >= 16000 else 8000
 
 
-def pesq(reference, estimate, sample_rate: int = 16000, mode: str = "wb") -> float:
+def pesq(reference, estimate, sample_rate: int = SAMPLE_RATE, mode: str = "wb") -> float:
     """PESQ score of ``estimate`` against the clean ``reference``.
 
     ``mode="wb"``: ITU-T P.862.2 wide-band MOS-LQO (16 kHz model; 8 kHz input is refused).
@@ -97,7 +98,7 @@ def _visqol_api():
     return api
 
 
-def visqol(reference, estimate, sample_rate: int = 16000) -> float:
+def visqol(reference, estimate, sample_rate: int = SAMPLE_RATE) -> float:
     """ViSQOL v3 speech-mode MOS-LQO (1..5) of ``estimate`` against the clean ``reference``.
 
     Hines et al. 2015 / Chinen et al. 2020 (ViSQOL v3), speech mode: 16 kHz, voice-activity-based

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import MetricInputError
 from avse_tf.metrics._signals import align_lengths, as_signal, check_rate, is_silent
 from avse_tf.metrics.intelligibility import estoi, stoi
@@ -36,7 +37,7 @@ def check_metric_names(metrics: Iterable[str]) -> tuple[str, ...]:
     return names
 
 
-def evaluate(reference, estimate, mixture=None, sample_rate: int = 16000,
+def evaluate(reference, estimate, mixture=None, sample_rate: int = SAMPLE_RATE,
              metrics: Iterable[str] = DEFAULT_METRICS) -> dict[str, dict[str, float]]:
     """Score ``estimate`` (and ``mixture``, when given) against the clean ``reference``.
 

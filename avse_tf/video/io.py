@@ -11,6 +11,7 @@ import tempfile
 
 import numpy as np
 
+from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import VideoReadError
 from avse_tf.media.ffmpeg import last_line, media_info, passthrough_frames, run_ffmpeg
 
@@ -47,7 +48,7 @@ def read_video(path, grayscale: bool = False):
     return frames.reshape(shape), info["fps"]
 
 
-def write_video(path, frames, fps: float = 25.0, audio=None, sample_rate: int = 16000,
+def write_video(path, frames, fps: float = FPS, audio=None, sample_rate: int = SAMPLE_RATE,
                 bitexact: bool = True) -> None:
     """Encode ``[T, H, W, 3]`` uint8 RGB frames (and optional mono float audio) atomically.
 

@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from avse_tf.audio.io import resample, write_audio
+from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.data import grid
 from avse_tf.data.synth.face import FaceIdentity, mouth_track, render_face
 from avse_tf.data.synth.speech import EspeakSynthesizer
@@ -87,7 +88,7 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
 
 
 def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: int = 0,
-                         sample_rate: int = 16000, clip_seconds: float = 3.0, fps: float = 25.0,
+                         sample_rate: int = SAMPLE_RATE, clip_seconds: float = 3.0, fps: float = FPS,
                          first_speaker: int = 1) -> dict:
     """Write the corpus (see module doc); returns the description also saved as ``synth_grid.json``."""
     from avse_tf.video.io import write_video

@@ -14,6 +14,8 @@ import dataclasses
 import cv2
 import numpy as np
 
+from avse_tf.constants import FPS
+
 WIDTH, HEIGHT = 360, 288  # GRID's frame size
 
 # (jaw opening 0..1, lip width factor) per viseme class. Widths: < 1 rounded, > 1 spread.
@@ -47,7 +49,7 @@ def viseme(phoneme: str):
     return _VISEMES["consonant"]
 
 
-def mouth_track(phonemes, num_frames: int, fps: float = 25.0, offset: float = 0.0,
+def mouth_track(phonemes, num_frames: int, fps: float = FPS, offset: float = 0.0,
                 smoothing_frames: float = 0.8):
     """Per-frame jaw opening and lip width from ``(phoneme, start_s, end_s)`` intervals.
 

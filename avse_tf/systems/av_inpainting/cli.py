@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.systems.av_inpainting import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
 
@@ -164,7 +165,7 @@ def run_audio_preprocessing(args) -> int:
     from avse_tf.data.preprocess import compute_spectrograms
     from avse_tf.systems.av_inpainting.pipeline import SPECTROGRAM_DIR
 
-    written = compute_spectrograms(args.data_dir, args.speaker_ids, args.audio_dir, SPECTROGRAM_DIR, 16000,
+    written = compute_spectrograms(args.data_dir, args.speaker_ids, args.audio_dir, SPECTROGRAM_DIR, SAMPLE_RATE,
                                    args.max_wav_length, "morrone2021", "log")
     print(f"audio_preprocessing: wrote {len(written)} log spectrograms")
     return 0

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 from avse_tf.systems.landmark_enhancement.pipeline import (
     STFT,
@@ -67,7 +68,7 @@ def _decode(value):
 
 
 def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mask_threshold=None, batch_size=8,
-         metrics=("sdr", "si_sdr", "pesq", "stoi", "estoi", "visqol"), sample_rate=16000, model_name=None,
+         metrics=("sdr", "si_sdr", "pesq", "stoi", "estoi", "visqol"), sample_rate=SAMPLE_RATE, model_name=None,
          write_wavs=True):
     """Enhance every example of a record set; write wavs, masks and a metrics CSV + summary.
 

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from avse_tf.constants import FPS, NORM_FILE, RECORDS_MANIFEST
+from avse_tf.constants import FPS, NORM_FILE, RECORDS_MANIFEST, SAMPLE_RATE
 from avse_tf.data import grid
 from avse_tf.errors import UserInputError
 from avse_tf.records.schema import MODES, Feature, RecordSchema
@@ -29,7 +29,7 @@ def _speaker_file(data_dir, speaker, subdir, name, extension):
     return os.path.join(data_dir, grid.speaker_name(speaker), subdir, name + extension)
 
 
-def example_features(entry, data_dir, video_dir="landmarks", tbm_dir="tbm", delta=1, sample_rate=16000,
+def example_features(entry, data_dir, video_dir="landmarks", tbm_dir="tbm", delta=1, sample_rate=SAMPLE_RATE,
                      num_audio_samples=None) -> dict:
     """Unnormalised features of one mixture: waveforms, power-law mixture spectrogram, landmark
     motion at the spectrogram rate, and the target's TBM (oracle, or estimated for the _ref recipe)."""
@@ -79,7 +79,7 @@ def example_features(entry, data_dir, video_dir="landmarks", tbm_dir="tbm", delt
 
 def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords", mix_audio_dir="mix",
                      video_dir="landmarks", tbm_dir="tbm", delta=1, norm_data_dir=None, per_speaker_norm=False,
-                     num_audio_samples=48000, sample_rate=16000, compression=None, examples_per_shard=64,
+                     num_audio_samples=48000, sample_rate=SAMPLE_RATE, compression=None, examples_per_shard=64,
                      sets=SETS) -> dict:
     """Write ``<dest_dir>/<SET>/`` record shards for each mixture set found under ``<mix_audio_dir>``.
 

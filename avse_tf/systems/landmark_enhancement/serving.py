@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from avse_tf.constants import SAMPLE_RATE
+from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 SERVABLE = ("vl2m", "av_concat_mask", "av_concat_spec")
@@ -34,7 +34,7 @@ def load_preprocessing(folder, norm_file=None):
     if not os.path.isfile(norm_path):
         raise UserInputError(f"normalisation statistics not found: {norm_path}; pass --norm_file "
                              "<records>/normalization.npz (the records the model was trained on)")
-    settings = {"stft": "morrone2019", "fps": 25.0, "delta": 1, "sample_rate": 16000}
+    settings = {"stft": "morrone2019", "fps": FPS, "delta": 1, "sample_rate": SAMPLE_RATE}
     if os.path.isfile(settings_path):
         with open(settings_path, encoding="utf-8") as handle:
             settings.update(json.load(handle))

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 
-from avse_tf.constants import FPS, NORM_FILE, PREPROCESSING_FILE
+from avse_tf.constants import FPS, NORM_FILE, PREPROCESSING_FILE, SAMPLE_RATE
 from avse_tf.errors import UserInputError
 from avse_tf.systems.landmark_enhancement.pipeline import (
     STFT,
@@ -78,7 +78,7 @@ def save_preprocessing(records, exp_dir) -> None:
     manifest = load_manifest(records_manifest(records))
     records_root = os.path.dirname(os.path.dirname(manifest.path))
     info_path = os.path.join(records_root, "features.json")
-    info = {"stft": STFT, "fps": FPS, "delta": 1, "sample_rate": 16000}
+    info = {"stft": STFT, "fps": FPS, "delta": 1, "sample_rate": SAMPLE_RATE}
     if os.path.isfile(info_path):
         with open(info_path, encoding="utf-8") as handle:
             info.update(json.load(handle))

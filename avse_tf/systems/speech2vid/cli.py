@@ -18,6 +18,7 @@ PRESET_FLAGS = {"width": "architecture.width", "content_weight": "training.conte
                 "learning_rate": "training.learning_rate", "batch_size": "training.batch_size",
                 "epochs": "training.epochs", "steps_per_epoch": "training.steps_per_epoch",
                 "patience": "training.early_stopping_patience"}
+DEBLUR_PRESET_FLAGS = {"layers": "training.deblur.num_layers", "filters": "training.deblur.filters"}
 
 
 def _quiet_tf():
@@ -103,8 +104,10 @@ def register(subparsers) -> None:
     deblur.add_argument("-b", "--batch_size", type=int, default=32)
     deblur.add_argument("-se", "--steps_per_epoch", type=int, default=0, help="0: one pass over the data")
     deblur.add_argument("-e", "--epochs", type=int, default=10)
-    deblur.add_argument("--layers", type=int, default=10, help="conv layers (paper: 10)")
-    deblur.add_argument("--filters", type=int, default=64, help="channels per layer (paper: 64)")
+    add_preset_argument(deblur, SYSTEM.name)
+    deblur.add_argument("--layers", type=int, default=None, help="conv layers (default: the preset's; paper: 10)")
+    deblur.add_argument("--filters", type=int, default=None,
+                        help="channels per layer (default: the preset's; paper: 64)")
     deblur.add_argument("--patience", type=int, default=5)
     deblur.add_argument("--seed", type=int, default=None)
     deblur.set_defaults(func=run_train_deblur)
@@ -178,6 +181,13 @@ def run_train(args) -> int:
 
 
 def run_train_deblur(args) -> int:
+    from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
+
+    # The refinement network's values live in the generator presets (training.deblur); the model
+    # trained here is the deblurring network whichever generator preset gives them.
+    generator = resolve_training_flags(args, SYSTEM, DEBLUR_PRESET_FLAGS, {})
+    config = {**generator, "model": "speech2vid_deblur", "generator_model": generator["model"]}
+    save_resolved_config(args.exp_dir, config, {"processed_dir": args.processed_dir, "seed": args.seed})
     _quiet_tf()
     from avse_tf.systems.speech2vid.train import train_deblur
 
