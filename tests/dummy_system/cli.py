@@ -1,6 +1,5 @@
 """``avse tiny training``: the dummy system's one command, with --preset like every system's."""
 
-import os
 
 from avse_tf.systems.presets import add_preset_argument
 
