@@ -58,9 +58,9 @@ def sounddevice():
         import sounddevice as sd
     except (ImportError, OSError) as error:
         _unavailable(f"sounddevice / PortAudio not available ({error})")
-    from avse_tf.cli.demo import _name_jack_client
+    from avse_tf.streaming.engine import name_jack_client
 
-    _name_jack_client(sd, b"avse-feeder")
+    name_jack_client(sd, b"avse-feeder")
     names = [api["name"] for api in sd.query_hostapis()]
     if not any("JACK" in name for name in names):
         _unavailable(f"PortAudio sees no JACK server (host APIs: {', '.join(names) or 'none'})")
@@ -325,7 +325,7 @@ def test_engine_warm_up_and_flagged_blocks():
     reported apart); after them every flagged callback is listed by the input block it delivered."""
     from types import SimpleNamespace
 
-    from avse_tf.cli.demo import StreamEngine
+    from avse_tf.streaming.engine import StreamEngine
 
     engine = StreamEngine(chunker=None, plan=SimpleNamespace(chunk_samples=4), delay=0, warmup_blocks=2)
     clean = SimpleNamespace(input_overflow=False, output_underflow=False)

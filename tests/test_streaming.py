@@ -314,3 +314,41 @@ def test_camera_landmarks_track_a_face_from_a_capture(small_corpus):
     assert points.shape == (3, 136) and np.all(points > 0)
     height, width = frames.shape[1:3]
     assert np.all(points[:, 0::2] < width) and np.all(points[:, 1::2] < height)
+
+
+def test_the_processor_comes_from_the_models_system(tmp_path):
+    """Through the registry: a model of a system without a ``streaming`` hook is one line naming the
+    systems that stream (nothing in avse_tf.streaming lists them)."""
+    from avse_tf import systems
+    from avse_tf.systems.speech2vid.model import speech2vid
+
+    speech2vid(width=0.125).save(str(tmp_path / "speech2vid.keras"))
+    with pytest.raises(UserInputError, match="does not stream") as error:
+        streaming.load_processor(tmp_path / "speech2vid.keras")
+    message = str(error.value)
+    assert "\n" not in message
+    assert all(system.name in message for system in systems.all_systems() if system.streaming)
+
+
+def test_processor_for_a_model_in_memory_is_the_demos_with_unit_statistics(tmp_path):
+    """What a benchmark times: the processor the demo builds, without files (unit statistics)."""
+    from avse_tf.data.normalization import save_stats
+    from avse_tf.systems.av_inpainting.model import a_blstm
+    from avse_tf.systems.av_inpainting.streaming import InpaintingProcessor
+    from avse_tf.systems.landmark_enhancement.model import vl2m
+    from avse_tf.systems.landmark_enhancement.streaming import EnhancementProcessor
+
+    model = a_blstm(hidden_units=8)
+    model.save(str(tmp_path / "best.keras"))
+    save_stats(str(tmp_path / "normalization.npz"), spectrogram=(np.zeros(257, np.float32), np.ones(257, np.float32)))
+    in_memory, loaded = streaming.processor_for_model(model), streaming.load_processor(tmp_path)
+    assert isinstance(in_memory, InpaintingProcessor) and in_memory.uses_packet_loss
+    wave = streaming.PacketLoss(0.1, 320, seed=2).apply(_speechlike(1.0, seed=3))
+    plan = streaming.ChunkPlan.from_ms(in_memory.config, 96, 96, 480)
+    assert np.abs(streaming.process_chunked(in_memory, wave, plan)
+                  - streaming.process_chunked(loaded, wave, plan)).max() < 1e-6
+    enhancer = streaming.processor_for_model(vl2m(hidden_units=8, num_layers=1),
+                                             streaming.LandmarkTimeline(np.ones((40, 136), np.float32)))
+    assert isinstance(enhancer, EnhancementProcessor) and not enhancer.uses_packet_loss
+    with pytest.warns(DeprecationWarning, match="moved"):  # the old path, kept for one release
+        assert streaming.InpaintingProcessor is InpaintingProcessor
