@@ -1,4 +1,5 @@
-"""The benchmark suite (tools/bench): analytical FLOP counts, and a --quick run's JSON (no timing thresholds)."""
+"""The benchmark suite (tools/bench): analytical FLOP counts, a system registered at run time, and a
+--quick run's JSON (no timing thresholds)."""
 
 import json
 import os
@@ -33,6 +34,86 @@ def test_forward_flops_analytical():
     counted = forward_flops(keras.Model(image, up))
     assert counted["by_kind"] == {"conv": 2 * 9 * 3 * 6 * 16, "conv_transpose": 2 * 16 * 6 * 2 * 16}
     assert forward_flops(speech2vid(image_size=32, num_identity=1, width=0.1))["total"] > 0
+
+
+# A system outside avse_tf, found through AVSE_TF_SYSTEMS: one tiny (real) Keras sequence model, a
+# preset and a bench hook. It does not stream, so the demo section skips it.
+DUMMY_FILES = {
+    "__init__.py": """
+from avse_tf.systems.base import System
+
+SYSTEM = System(name="bench_dummy", title="two Dense layers per frame (bench test)", paper="-",
+                cli_group="dummy", models=("dummy_net",), package="bench_dummy", bench="bench:bench_cases")
+""",
+    "model.py": """
+import keras
+
+
+def dummy_net(units=8, input_dim=6):
+    features = keras.Input((None, input_dim), name="features")
+    hidden = keras.layers.Dense(units, activation="relu")(features)
+    return keras.Model({"features": features}, {"out": keras.layers.Dense(3, name="out")(hidden)}, name="dummy_net")
+
+
+MODEL_BUILDERS = {"dummy_net": dummy_net}
+""",
+    "presets/dummy_net_small.json": json.dumps({"name": "dummy_net_small", "model": "dummy_net",
+                                                "architecture": {"units": 8, "input_dim": 6}}),
+    "bench.py": """
+from avse_tf.training import benchmark
+
+
+def synthetic_batch(model, batch, frames, rng):
+    inputs = benchmark.sequence_inputs(model, batch, frames, rng)
+    return inputs, {"out": benchmark.standard_normal(rng, (batch, frames, 3))}, None
+
+
+def compile_for_training(model):
+    import keras
+
+    model.compile(keras.optimizers.Adam(1e-3), loss={"out": "mse"})
+    return "mse, Adam", ()
+
+
+def bench_cases():
+    return (benchmark.BenchCase("dummy_net", "dummy_net_small", synthetic_batch, compile_for_training,
+                                clip_frames=30, size_keys=("units",), quick_overrides={"units": 4}),)
+""",
+}
+
+
+def test_bench_runs_a_system_registered_at_run_time(tmp_path, monkeypatch, capsys):
+    """``run.py --quick --families dummy`` in-process on a system named in ``AVSE_TF_SYSTEMS``."""
+    from avse_tf import systems
+    from tools.bench.run import main
+
+    for name, text in DUMMY_FILES.items():
+        path = tmp_path / "systems" / "bench_dummy" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path / "systems"))
+    monkeypatch.setenv("AVSE_TF_SYSTEMS", "bench_dummy")
+    monkeypatch.setattr(systems, "_REGISTERED", {})  # reloaded from the environment, restored afterwards
+    monkeypatch.setattr(systems, "_LOADED", False)
+
+    output = tmp_path / "bench.json"
+    assert main(["--quick", "--families", "dummy", "--sections", "training,inference,demo", "--json", str(output),
+                 "--cache_dir", str(tmp_path / "cache")]) == 0
+    assert "dummy_net" in capsys.readouterr().out
+    report = json.loads(output.read_text())
+    assert report["settings"]["families"] == ["dummy"]
+    [training] = report["training"]
+    assert training["model"] == "dummy_net" and training["family"] == "dummy" and "error" not in training
+    assert training["examples_per_second"] > 0 and training["frames"] == 8  # 0.5 s of a 30-frame 3 s clip, at least 8
+    assert training["size"] == "REDUCED (--quick) dummy_net_small: units=4"
+    [inference] = report["inference"]
+    assert set(inference["modes"]) == {"eager", "graph", "xla"}  # not a BLSTM: eager runs under --quick too
+    assert all(entry["rtf"] > 0 for entry in inference["modes"].values())
+    assert report["demo"] == []  # no demo_processor: not streamed
+    assert all(row["met"] is None for row in report["rows"])  # the BLSTM targets do not apply
+
+    with pytest.raises(SystemExit):  # unknown systems are refused by the parser
+        main(["--families", "no_such_system"])
 
 
 @pytest.mark.slow

@@ -68,7 +68,9 @@ def profiler_forward_flops(model, example) -> int | None:
     try:
         specs = {name: tf.TensorSpec(value.shape, value.dtype) for name, value in example.items()}
         concrete = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(specs)
-        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
 
         graph = convert_variables_to_constants_v2(concrete).graph
         options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
