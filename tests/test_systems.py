@@ -152,3 +152,30 @@ def test_a_preset_of_another_model_is_refused(tmp_path, capsys):
             "--model", "vl2m", "--preset", "av_concat_mask_grid"]
     assert main(argv) == 2
     assert "--model vl2m does not match preset av_concat_mask_grid" in capsys.readouterr().err
+
+
+def test_dummy_system_runs_in_tools_bench(tmp_path, monkeypatch, capsys):
+    """``tools/bench/run.py --quick --families tiny`` in-process, the system found through AVSE_TF_SYSTEMS."""
+    monkeypatch.syspath_prepend(REPO)
+    monkeypatch.syspath_prepend(TESTS)
+    from tools.bench.run import main as bench
+
+    monkeypatch.setenv("AVSE_TF_SYSTEMS", "dummy_system")
+    monkeypatch.setattr(systems, "_REGISTERED", {})  # reloaded from the environment, restored afterwards
+    monkeypatch.setattr(systems, "_LOADED", False)
+    output = tmp_path / "bench.json"
+    assert bench(["--quick", "--families", "tiny", "--sections", "training,inference,demo", "--json", str(output),
+                  "--cache_dir", str(tmp_path / "cache")]) == 0
+    assert "tiny_gain" in capsys.readouterr().out
+    report = json.loads(output.read_text())
+    [training] = report["training"]
+    assert training["model"] == "tiny_gain" and training["family"] == "tiny" and "error" not in training
+    assert training["examples_per_second"] > 0 and training["frames"] == 8  # 0.5 s of a 30-frame 3 s clip, at least 8
+    assert training["size"] == "REDUCED (--quick) tiny_gain_small: hidden_units=4"
+    [inference] = report["inference"]
+    assert set(inference["modes"]) == {"eager", "graph", "xla"}  # not a BLSTM: eager runs under --quick too
+    assert all(entry["rtf"] > 0 for entry in inference["modes"].values())
+    assert report["demo"] == []  # no streaming hook: not streamed
+    assert all(row["met"] is None for row in report["rows"])  # the BLSTM targets do not apply
+    with pytest.raises(SystemExit):  # unknown systems are refused by the parser
+        bench(["--families", "no_such_system"])

@@ -159,12 +159,6 @@ def sequence_inputs(model, batch: int, frames: int, rng, **draws) -> dict:
     return inputs
 
 
-def unit_stats(bins: int, video_dim: int = 136) -> dict:
-    """Identity normalisation statistics (mean 0, std 1) in the streaming processors' layout."""
-    return {"spectrogram": (np.zeros(bins, np.float32), np.ones(bins, np.float32)),
-            "video": (np.zeros(video_dim, np.float32), np.ones(video_dim, np.float32))}
-
-
 __all__ = [
     "CLIP_SECONDS",
     "VIDEO_FPS",
@@ -177,5 +171,4 @@ __all__ = [
     "sequence_inputs",
     "standard_normal",
     "uniform",
-    "unit_stats",
 ]

@@ -34,12 +34,8 @@ def compile_for_training(model):
 
 def demo_processor(model, landmarks):
     from avse_tf import streaming
-    from avse_tf.audio.stft import get_config
-    from avse_tf.systems.landmark_enhancement.pipeline import STFT
 
-    # vl2m sees no spectrogram, but the processor scales one: the STFT's bins, not the model's inputs.
-    stats = benchmark.unit_stats(get_config(STFT).num_bins)
-    return streaming.EnhancementProcessor(model, {"stft": STFT, "delta": 1}, stats, landmarks)
+    return streaming.processor_for_model(model, landmarks)  # the system's streaming hook, unit statistics
 
 
 def features_setup(data, quick):
