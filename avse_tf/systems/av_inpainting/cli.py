@@ -33,7 +33,7 @@ def _speakers(parser, name, required=True, help_text="speaker numbers (1 2 3) or
 
 def register(subparsers) -> None:
     group = subparsers.add_parser(
-        "inpainting", help="audio-visual speech inpainting (Morrone et al. 2021)",
+        SYSTEM.cli_group, help=SYSTEM.title,
         description="Morrone et al., ICASSP 2021: restore missing stretches of speech from the audio context and "
                     "the speaker's face landmarks. Models a_blstm, av_blstm, a_blstm_mtl, av_blstm_mtl.")
     commands = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")

@@ -30,7 +30,7 @@ def _speaker_args(parser, name="--speaker_ids"):
 
 def register(subparsers) -> None:
     group = subparsers.add_parser(
-        "enhancement", help="face-landmark AV speech enhancement (Morrone et al. 2019)",
+        SYSTEM.cli_group, help=SYSTEM.title,
         description="Morrone et al., ICASSP 2019: VL2M / AV concat models. Same subcommands and flags as "
                     "the original av_speech_enhancement.py.")
     commands = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     from avse_tf.training.strategy import add_distribution_args
 
     group = subparsers.add_parser(
-        "speech2vid", help='talking-face video from speech and a still image ("You said that?", Chung et al. 2017)',
+        SYSTEM.cli_group, help=SYSTEM.title,
         description="Speech2Vid (Chung, Jamaludin, Zisserman, BMVC 2017). Same subcommands and flags as the seed's "
                     "extract_features.py / prepare_data.py / train.py / predict.py.")
     commands = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
