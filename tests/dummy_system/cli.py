@@ -37,7 +37,7 @@ def run_training(args):
 
     def dataset(count, seed):
         features, gains = synthetic_data(count, seed=seed)
-        return tf.data.Dataset.from_tensor_slices((features, {"gain": gains})).batch(args.batch_size)
+        return tf.data.Dataset.from_tensor_slices(({"spectrogram": features}, {"gain": gains})).batch(args.batch_size)
 
     summary = fit(model, dataset(32, 1), dataset(8, 2), args.epochs, args.exp, verbose=0)
     print(f"training: best validation loss {summary['best_val_loss']:.4f}; model {summary['best_model']}")

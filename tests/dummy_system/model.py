@@ -12,7 +12,7 @@ def tiny_gain(hidden_units=8, name="tiny_gain"):
     spectrogram = keras.Input((None, BINS), name="spectrogram")
     hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(spectrogram)
     gain = keras.layers.Dense(BINS, activation="sigmoid", name="gain")(hidden)
-    return keras.Model(spectrogram, {"gain": gain}, name=name)
+    return keras.Model({"spectrogram": spectrogram}, {"gain": gain}, name=name)
 
 
 MODEL_BUILDERS = {"tiny_gain": tiny_gain}
@@ -47,4 +47,5 @@ class TinyGain:
         return cls(load_model(path, compile=False), path)
 
     def gain(self, log_spectrogram):
-        return self.keras_model.predict_on_batch(np.asarray(log_spectrogram, np.float32)[None])["gain"][0]
+        batch = {"spectrogram": np.asarray(log_spectrogram, np.float32)[None]}
+        return self.keras_model.predict_on_batch(batch)["gain"][0]
