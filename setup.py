@@ -13,9 +13,14 @@ def requirements():
         return [line.split("#", 1)[0].strip() for line in handle if line.split("#", 1)[0].strip()]
 
 
+def long_description():
+    with open(os.path.join(HERE, "README.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
 def version():
     with open(os.path.join(HERE, "avse_tf", "__init__.py"), encoding="utf-8") as handle:
-        return re.search(r'^__version__ = "([^"]+)"', handle.read(), re.M).group(1)
+        return re.search(r'^__version__ = "([^"]+)"', handle.read(), re.MULTILINE).group(1)
 
 
 setup(
@@ -23,7 +28,7 @@ setup(
     version=version(),
     description="Audio-visual speech models (enhancement, inpainting, Speech2Vid, lip-to-speech, "
                 "pseudo-visual denoising) in TensorFlow 2 / Keras 3",
-    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
+    long_description=long_description(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["avse_tf", "avse_tf.*"]),
@@ -31,9 +36,11 @@ setup(
     package_data={"avse_tf.systems": ["*/presets/*.json", "*/README.md"]},
     install_requires=requirements(),
     extras_require={
-        # mir_eval: reference BSS-eval that the tests compare our SDR with; sounddevice: the live demo's
-        # test streams through PortAudio (tools/ci/audio_setup.sh installs the system side).
-        "test": ["pytest>=7", "mir_eval>=0.7", "sounddevice>=0.4"],
+        # mir_eval: reference BSS-eval that the tests compare our SDR with; librosa: reference mel / MFCC /
+        # STFT / resampling that the tests compare our TF features with (at run time it would only wrap
+        # soxr, at the cost of numba + scikit-learn); sounddevice: the live demo's test streams through
+        # PortAudio (tools/ci/audio_setup.sh installs the system side).
+        "test": ["pytest>=7", "mir_eval>=0.7", "librosa>=0.10", "sounddevice>=0.4"],
         # The live demo streams through PortAudio (a system library: apt-get install libportaudio2).
         "demo": ["sounddevice>=0.4"],
         # tensorflow-io's native ops load only on the TF 2.16 line (unmaintained since); core code

@@ -110,21 +110,118 @@ def test_mel_filterbank_matches_librosa():
     assert np.allclose(ours_htk, reference_htk, atol=1e-6)
 
 
-def test_mfcc_htk_against_a_direct_numpy_computation():
-    from scipy.fft import dct
+@pytest.fixture(scope="module")
+def speech():
+    """Real (synthetic) speech: espeak-ng at its native 22050 Hz, as the synthetic corpus makes it."""
+    from avse_tf.data.synth.speech import EspeakSynthesizer
+
+    synthesizer = EspeakSynthesizer()
+    utterance = synthesizer.synthesize("bin blue at f two now", voice="en-us+f2", rate=130)
+    return utterance.waveform.astype(np.float32), utterance.sample_rate
+
+
+@pytest.fixture(scope="module")
+def speech16(speech):
+    from avse_tf.audio.io import resample
+
+    return resample(speech[0], speech[1], 16000)[:24000]  # 1.5 s
+
+
+def _librosa_stft(waveform, config):
+    """librosa's STFT framed as :func:`stft.stft` frames: our frame t holds samples
+    ``[t*hop, t*hop + win)`` zero-padded at the end to the FFT size, librosa's ``center=False`` frame
+    centres the window in the FFT buffer, so it gets ``(fft - win) // 2`` more zeros in front; the
+    phase is moved back by that many samples."""
+    import librosa
+
+    offset = (config.fft_length - config.frame_length) // 2
+    padded = np.pad(waveform, (config.pad_start + offset, config.fft_length))
+    spectrum = librosa.stft(padded, n_fft=config.fft_length, hop_length=config.frame_step,
+                            win_length=config.frame_length, window="hann", center=False).T
+    shift = np.exp(2j * np.pi * np.arange(config.num_bins) * offset / config.fft_length)
+    return spectrum[: config.num_frames(waveform.size)] * shift
+
+
+@pytest.mark.parametrize("config", ["morrone2019", "morrone2021"])
+def test_stft_matches_librosa(speech16, config):
+    settings = stft.get_config(config)
+    waveform = speech16
+    ours = stft.stft(waveform, settings).numpy()
+    reference = _librosa_stft(waveform, settings)
+    assert ours.shape == reference.shape == (settings.num_frames(24000), 257)
+    assert np.abs(ours - reference).max() < 1e-6 * np.abs(reference).max()  # float32 vs float64 FFT
+
+
+def test_log_mel_matches_librosa(speech16):
+    """The inpainting recogniser's log-mel (80 Slaney bands, 125-7600 Hz, 2021 STFT magnitude)."""
+    import librosa
+
+    settings = stft.get_config("morrone2021")
+    waveform = speech16
+    ours = np.log(features.mel_spectrogram(np.abs(stft.stft(waveform, settings)), 16000, 80, 125.0, 7600.0) + 1e-6)
+    magnitude = np.abs(_librosa_stft(waveform, settings)).T
+    reference = np.log(librosa.feature.melspectrogram(S=magnitude, sr=16000, n_mels=80, fmin=125, fmax=7600).T + 1e-6)
+    # Bands within 60 dB of the loudest agree to 1e-4 in log (0.001 dB); fainter ones carry more of
+    # float32's rounding.
+    loud = reference > reference.max() - np.log(1e3)
+    assert loud.mean() > 0.3
+    assert np.abs(ours - reference)[loud].max() < 1e-4
+    assert np.abs(ours - reference).max() < 1e-3
+
+
+def test_mfcc_htk_matches_librosa(speech16):
+    """``mfcc_htk`` against librosa's pieces set to python_speech_features' conventions (symmetric
+    Hamming, pre-emphasis without librosa's extrapolated first sample, HTK filters unnormalised,
+    power / NFFT, natural log). The lifter is checked on its own: librosa weights c_k by
+    ``sin(pi (k + 1) / L)`` where HTK and python_speech_features use ``sin(pi k / L)``."""
+    import librosa
 
     rate = 16000
-    waveform = np.random.default_rng(4).normal(size=rate).astype(np.float32) * 0.1
-    ours = features.mfcc_htk(waveform, rate).numpy()
-    assert ours.shape == (100, 13)  # 100 frames per second
-    emphasised = np.append(waveform[0], waveform[1:] - 0.97 * waveform[:-1])
-    padded = np.pad(emphasised, (0, 400))
-    frames = np.stack([padded[i * 160: i * 160 + 400] for i in range(100)]) * np.hamming(400)
-    power = np.abs(np.fft.rfft(frames, 512)) ** 2 / 512
-    filters = features.mel_filterbank(rate, 512, 40, 300.0, 3700.0, True, False)
-    cepstra = dct(np.log(power @ filters), type=2, norm="ortho", axis=1)[:, :13]
-    cepstra *= 1 + 11 * np.sin(np.pi * np.arange(13) / 22)
-    assert np.allclose(ours, cepstra, rtol=1e-3, atol=1e-2)
+    waveform = speech16[:rate]
+    ours = features.mfcc_htk(waveform, rate, lifter=0).numpy()
+    assert ours.shape == (100, 13)  # 100 frames per second, the last ones zero-padded
+    emphasised = librosa.effects.preemphasis(waveform.astype(np.float64), coef=0.97, zi=[0.0])
+    padded = np.pad(emphasised, (56, 512))  # a 400-sample window centred in 512: 56 zeros in front
+    power = librosa.feature.melspectrogram(
+        y=padded, sr=rate, n_fft=512, hop_length=160, win_length=400, window=np.hamming(400), center=False,
+        power=2.0, n_mels=40, fmin=300, fmax=3700, htk=True, norm=None)[:, :100] / 512
+    reference = librosa.feature.mfcc(S=np.log(power), n_mfcc=13, dct_type=2, norm="ortho", lifter=0).T
+    # 2e-7 measured; a periodic Hamming window instead of the symmetric one would be 2e-3 off.
+    assert np.abs(ours - reference).max() < 1e-5 * np.abs(reference).max()
+    lifted = features.mfcc_htk(waveform, rate).numpy()
+    np.testing.assert_allclose(lifted, ours * (1 + 11 * np.sin(np.pi * np.arange(13) / 22)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("source,target", [(22050, 16000), (44100, 16000), (16000, 8000), (13760, 16000)])
+def test_resample_is_librosas_default_resampler(speech, source, target):
+    """(22050 -> 16000: synthetic corpus; 44.1 kHz files; PESQ narrow band; speed perturbation 0.86.)"""
+    import librosa
+
+    from avse_tf.audio.io import resample
+
+    waveform = speech[0] if source == speech[1] else librosa.resample(speech[0], orig_sr=speech[1], target_sr=source)
+    ours = resample(waveform, source, target)
+    reference = librosa.resample(waveform, orig_sr=source, target_sr=target, res_type="soxr_hq")
+    assert ours.dtype == np.float32 and ours.shape == reference.shape
+    assert np.abs(ours - reference).max() < 1e-6
+    batch = resample(np.stack([waveform, -waveform]).astype(np.float64), source, target)
+    assert batch.dtype == np.float32 and np.abs(batch - np.stack([ours, -ours])).max() < 1e-6
+
+
+def test_resample_keeps_the_band_rejects_aliases_and_time():
+    from avse_tf.audio.io import resample
+
+    def gain_db(frequency, source=22050, target=16000):
+        tone = np.sin(2 * np.pi * frequency * np.arange(2 * source) / source)
+        output = resample(tone, source, target)[target // 2: -target // 2]
+        window = np.hanning(output.size)
+        return 20 * np.log10(np.abs(np.fft.rfft(output * window)).max() / (window.sum() / 2) + 1e-12)
+
+    assert abs(gain_db(0.9 * 8000)) < 0.1  # flat to 0.9 x Nyquist
+    assert gain_db(1.05 * 8000) < -100  # what lies past the new Nyquist does not fold back
+    click = np.zeros(22050, np.float32)
+    click[10000] = 1.0
+    assert int(np.argmax(np.abs(resample(click, 22050, 16000)))) == round(10000 * 16000 / 22050)  # no delay
 
 
 def test_griffin_lim_converges():

@@ -15,10 +15,10 @@ def test_recognizer_learns_phones_of_an_unseen_speaker(tmp_path):
     from avse_tf.data.synth.corpus import generate_grid_corpus
     from avse_tf.systems.av_inpainting.model import build_model
     from avse_tf.systems.av_inpainting.phone_recognizer import (
+        RECOGNIZER_FILE,
         recognizer_per,
         train_recognizer,
     )
-    from avse_tf.systems.av_inpainting.pipeline import RECOGNIZER_FILE
 
     root = str(tmp_path / "corpus")
     generate_grid_corpus(root, speakers=4, utterances=8, seed=3)

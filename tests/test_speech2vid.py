@@ -39,6 +39,15 @@ def test_similarity_transform_recovers_a_known_similarity():
     np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-3)
 
 
+def test_alignment_points_are_the_papers_28_to_48():
+    from avse_tf.video.face_alignment import ALIGN_POINTS
+    from avse_tf.video.landmarks import LEFT_EYE, NOSE, RIGHT_EYE
+
+    assert list(range(68))[ALIGN_POINTS] == list(range(28 - 1, 48))  # 1-based 28..48 in the paper
+    # Nose, right eye and left eye follow one another, so the slice holds exactly those three parts.
+    assert (NOSE.stop, RIGHT_EYE.stop) == (RIGHT_EYE.start, LEFT_EYE.start)
+
+
 def test_align_faces_maps_landmarks_onto_the_template():
     import cv2
 

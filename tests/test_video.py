@@ -10,10 +10,17 @@ from avse_tf.errors import NoFaceError, UserInputError, VideoReadError
 from avse_tf.video import align, crops
 from avse_tf.video.io import read_video, write_video
 from avse_tf.video.landmarks import (
+    INNER_LIPS,
+    JAW,
+    LEFT_EYE,
+    MOUTH,
+    NOSE,
+    RIGHT_EYE,
     LandmarkExtractor,
     load_landmarks_txt,
     mouth_opening,
     save_landmarks_txt,
+    shape_points,
 )
 
 pytestmark = pytest.mark.media  # CI runs these again with AVSE_FFMPEG=bundled
@@ -51,6 +58,30 @@ def test_landmarks_follow_the_rendered_mouth():
     assert np.corrcoef(opening, np.linspace(0, 1, 12))[0, 1] > 0.95
     # The tracker policy re-runs the detector every 8 frames (and on frame 0).
     assert track.detected[0] and track.detected[8]
+
+
+def test_landmark_ranges_are_the_68_point_scheme_and_sit_where_their_names_say():
+    # iBUG 300-W, 0-based and end-exclusive, as imutils.face_utils.FACIAL_LANDMARKS_68_IDXS has them.
+    assert (JAW, NOSE, RIGHT_EYE, LEFT_EYE, MOUTH, INNER_LIPS) == (
+        slice(0, 17), slice(27, 36), slice(36, 42), slice(42, 48), slice(48, 68), slice(60, 68))
+    identity = FaceIdentity.random(np.random.default_rng(3))
+    points = LandmarkExtractor().extract(render_face(identity, 0.7)[None]).points[0]
+    centre = {name: points[part].mean(axis=0) for name, part in
+              (("nose", NOSE), ("right_eye", RIGHT_EYE), ("left_eye", LEFT_EYE), ("mouth", MOUTH))}
+    assert centre["right_eye"][0] < centre["nose"][0] < centre["left_eye"][0]  # the subject's right = image left
+    assert max(centre["right_eye"][1], centre["left_eye"][1]) < centre["nose"][1] < centre["mouth"][1]
+    assert points[JAW][:, 1].max() > centre["mouth"][1]  # the chin is below the mouth
+    inner, outer = points[INNER_LIPS], points[MOUTH]
+    assert np.all(inner.min(axis=0) >= outer.min(axis=0)) and np.all(inner.max(axis=0) <= outer.max(axis=0))
+
+
+def test_shape_points_reads_a_dlib_shape():
+    import dlib
+
+    xy = np.random.default_rng(4).integers(0, 300, size=(68, 2))
+    shape = dlib.full_object_detection(dlib.rectangle(0, 0, 300, 300), [dlib.point(int(x), int(y)) for x, y in xy])
+    points = shape_points(shape)
+    assert points.dtype == np.float32 and np.array_equal(points, xy)
 
 
 def test_no_face_is_a_clear_error():

@@ -13,9 +13,13 @@ import logging
 
 import numpy as np
 
+from avse_tf.video.landmarks import LEFT_EYE, NOSE, NUM_POINTS
+
 log = logging.getLogger(__name__)
 
-ALIGN_POINTS = slice(27, 48)  # paper's landmarks 28-48 (1-based): nose bridge, nostrils, eyes
+# The paper's landmarks 28-48 (1-based) are 0-based 27-47: nose, right eye, left eye, which follow
+# one another (checked in tests/test_speech2vid.py).
+ALIGN_POINTS = slice(NOSE.start, LEFT_EYE.stop)
 CROP_MARGIN = 0.25
 
 # ----------------------------------------------------------------------------------------------
@@ -40,7 +44,7 @@ def similarity_transform(source, target) -> np.ndarray:
 
 def crop_template(mean_shape, size: int, margin: float = CROP_MARGIN) -> np.ndarray:
     """The mean shape ``[68, 2]`` placed in an ``size`` crop as ``face_crop`` frames a face."""
-    points = np.asarray(mean_shape, np.float64).reshape(68, 2)
+    points = np.asarray(mean_shape, np.float64).reshape(NUM_POINTS, 2)
     low, high = points.min(0), points.max(0)
     half = max(4.0, (high - low).max() / 2 * (1 + margin))
     return ((points - (low + high) / 2) * size / (2 * half) + size / 2).astype(np.float32)
@@ -54,7 +58,7 @@ def align_faces(frames, landmarks, size: int, template=None):
     """
     import cv2
 
-    landmarks = np.asarray(landmarks, np.float32).reshape(len(frames), 68, 2)
+    landmarks = np.asarray(landmarks, np.float32).reshape(len(frames), NUM_POINTS, 2)
     template = crop_template(landmarks.mean(0), size) if template is None else template
     faces, points, matrices = [], [], []
     for frame, shape in zip(frames, landmarks):

@@ -19,14 +19,27 @@ import functools
 import os
 
 import numpy as np
+from imutils.face_utils import FACIAL_LANDMARKS_68_IDXS, shape_to_np
 
 from avse_tf.errors import NoFaceError, UserInputError
 
 NUM_POINTS = 68
-# Index ranges of the 68-point (iBUG 300-W) scheme.
-JAW = slice(0, 17)
-MOUTH = slice(48, 68)
-INNER_LIPS = slice(60, 68)
+
+
+def _part(name: str) -> slice:
+    """0-based, end-exclusive index range of a face part in the 68-point (iBUG 300-W) scheme, by
+    imutils' name for it (``imutils.face_utils.FACIAL_LANDMARKS_68_IDXS``)."""
+    return slice(*FACIAL_LANDMARKS_68_IDXS[name])
+
+
+# The one home of the ranges the code uses; imutils' "right"/"left" are the subject's (right eye =
+# image left).
+JAW = _part("jaw")  # 0-16
+NOSE = _part("nose")  # 27-35: bridge 27-30, nostrils 31-35
+RIGHT_EYE = _part("right_eye")  # 36-41
+LEFT_EYE = _part("left_eye")  # 42-47
+MOUTH = _part("mouth")  # 48-67
+INNER_LIPS = _part("inner_mouth")  # 60-67: corner 60, top 61-63, corner 64, bottom 65-67
 
 
 def default_shape_predictor() -> str:
@@ -47,6 +60,11 @@ def _load_models(shape_predictor: str):
     except RuntimeError as error:
         raise UserInputError(f"cannot load shape predictor {shape_predictor}: {error}") from None
     return dlib.get_frontal_face_detector(), predictor
+
+
+def shape_points(shape) -> np.ndarray:
+    """A dlib ``full_object_detection`` as ``[num_parts, 2]`` float32 pixels (imutils' ``shape_to_np``)."""
+    return shape_to_np(shape, dtype=np.float32)
 
 
 @dataclasses.dataclass
@@ -85,8 +103,7 @@ class LandmarkExtractor:
         import dlib
 
         rect = dlib.rectangle(int(box.left()), int(box.top()), int(box.right()), int(box.bottom()))
-        parts = self.predictor(gray, rect)
-        return np.array([[parts.part(i).x, parts.part(i).y] for i in range(NUM_POINTS)], np.float32)
+        return shape_points(self.predictor(gray, rect))
 
     def boxes(self, gray_frames):
         """Per-frame face boxes following the detect/track policy, and which frames were detected."""
@@ -160,6 +177,6 @@ def load_landmarks_txt(path, num_frames: int | None = None) -> np.ndarray:
 
 def mouth_opening(landmarks) -> np.ndarray:
     """Per-frame inner-lip opening in pixels: mean distance of points 61-63 to 67-65."""
-    points = np.asarray(landmarks, np.float32).reshape(-1, NUM_POINTS, 2)
-    upper, lower = points[:, [61, 62, 63]], points[:, [67, 66, 65]]
+    inner = np.asarray(landmarks, np.float32).reshape(-1, NUM_POINTS, 2)[:, INNER_LIPS]
+    upper, lower = inner[:, [1, 2, 3]], inner[:, [7, 6, 5]]  # 61-63 over 67-65 (see INNER_LIPS)
     return np.linalg.norm(upper - lower, axis=-1).mean(axis=-1)
