@@ -37,7 +37,7 @@ def register(subparsers) -> None:
         description="Hyperband or Bayesian search minimising the validation loss; prints the trials and writes the "
                     "best values as a preset JSON (train with it: --preset PATH; build it: avse_tf.from_preset(PATH)). "
                     f"Systems: {', '.join(f'{s.cli_group} ({s.name})' for s in tunable)}.")
-    tune.add_argument("family", choices=[system.cli_group for system in tunable],
+    tune.add_argument("system", choices=[system.cli_group for system in tunable],
                       help="the system (its command group) whose model to tune")
     tune.add_argument("--data_dir", required=True)
     tune.add_argument("--train_set", required=True, help="record set folder, relative to --data_dir")
@@ -82,7 +82,7 @@ def run_tune(args) -> int:
     from avse_tf.cli.main import import_tensorflow_quietly
     from avse_tf.systems import get
 
-    system = get(args.family)
+    system = get(args.system)
     model = args.model or system.models[0]
     if model not in system.models:
         from avse_tf.errors import UserInputError
@@ -103,7 +103,7 @@ def run_tune(args) -> int:
                         args.epochs, args.seed, tuple(int(u) for u in args.units.split(",")), args.max_layers,
                         keys=keys)
     output = args.output or os.path.join(directory, f"{model}_tuned.json")
-    write_tuned_preset(base, best, output, f"avse tune {args.family} --tuner {args.tuner} --epochs {args.epochs} "
+    write_tuned_preset(base, best, output, f"avse tune {args.system} --tuner {args.tuner} --epochs {args.epochs} "
                                            f"on {os.path.join(args.data_dir, args.train_set)}")
     print(format_table([(f"trial {t['trial']}", {k: v for k, v in t.items() if k != "trial"}) for t in trials],
                        [*keys, "val_loss"], precision=4, label="trial"))

@@ -1,4 +1,4 @@
-"""Training platform shared by every model family: optimisers, distribution strategy, fit loop."""
+"""Training platform shared by every system: optimisers, distribution strategy, fit loop."""
 
 from avse_tf.training.fit import fit
 from avse_tf.training.optimizers import make_optimizer

@@ -1,4 +1,4 @@
-"""The training loop every family uses: Keras ``fit`` with resume, checkpoints, early stopping, logs.
+"""The training loop every system uses: Keras ``fit`` with resume, checkpoints, early stopping, logs.
 
 Layout of an experiment folder ``exp_dir``:
 
