@@ -1,5 +1,4 @@
-"""Reconstruction of the gaps and testing of an inpainting model on a record set.
-"""
+"""Reconstruction of the gaps and testing of an inpainting model on a record set."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Inpainting a user's own file: ``avse inpainting inpaint``.
-"""
+"""Inpainting a user's own file: ``avse inpainting inpaint``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The independent phone recogniser that measures the PER of inpainted speech (paper §3.3).
-"""
+"""The independent phone recogniser that measures the PER of inpainted speech (paper §3.3)."""
 
 from __future__ import annotations
 

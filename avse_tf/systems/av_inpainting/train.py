@@ -1,5 +1,4 @@
-"""Training of the Morrone et al. 2021 inpainting models on gapped record sets.
-"""
+"""Training of the Morrone et al. 2021 inpainting models on gapped record sets."""
 
 from __future__ import annotations
 

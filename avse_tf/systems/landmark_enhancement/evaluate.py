@@ -21,7 +21,6 @@ from avse_tf.training.checkpoints import load_model
 log = logging.getLogger(__name__)
 
 
-
 def mask_and_magnitude(model_name, outputs, magnitude, mask_threshold=None):
     """The mask and the enhanced linear magnitude from a model's outputs (TensorFlow ops).
 

@@ -24,7 +24,6 @@ SETS = ("TRAINING_SET", "VALIDATION_SET", "TEST_SET")
 STFT = "morrone2019"
 
 
-
 def _speaker_file(data_dir, speaker, subdir, name, extension):
     return os.path.join(data_dir, grid.speaker_name(speaker), subdir, name + extension)
 

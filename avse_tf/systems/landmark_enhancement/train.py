@@ -1,5 +1,4 @@
-"""Training of the Morrone et al. 2019 models on record sets (the seed's ``training`` step).
-"""
+"""Training of the Morrone et al. 2019 models on record sets (the seed's ``training`` step)."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from avse_tf.systems.landmark_enhancement.pipeline import (
 from avse_tf.training.checkpoints import load_model
 
 log = logging.getLogger(__name__)
-
 
 
 def build_and_compile(model_name, hidden_units=250, layers=None, dropout=0.0, regularization=0.0,

@@ -1,5 +1,4 @@
-"""PSNR, SSIM and lip-sync correlations of generated faces on held-out clips.
-"""
+"""PSNR, SSIM and lip-sync correlations of generated faces on held-out clips."""
 
 from __future__ import annotations
 

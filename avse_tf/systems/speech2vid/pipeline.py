@@ -46,7 +46,6 @@ SETS = ("train", "val")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
-
 def check_audio(waveform, source):
     if waveform.size < WINDOW_SAMPLES:
         raise UserInputError(f"audio {source} lasts {waveform.size / SAMPLE_RATE:.3f} s, shorter than one MFCC "

@@ -1,5 +1,4 @@
-"""Generation: a talking face from speech and a still (``avse speech2vid predict``).
-"""
+"""Generation: a talking face from speech and a still (``avse speech2vid predict``)."""
 
 from __future__ import annotations
 

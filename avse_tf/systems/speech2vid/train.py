@@ -1,5 +1,4 @@
-"""Training of the Speech2Vid generator, its face encoder and the deblurring network.
-"""
+"""Training of the Speech2Vid generator, its face encoder and the deblurring network."""
 
 from __future__ import annotations
 
