@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
+from avse_tf.cli.shared import positive_int
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import MetricInputError
 
 _METRIC_NAMES = "sdr, si_sdr, pesq, pesq_nb, stoi, estoi, visqol"  # kept light: no metrics import here
 _DEFAULT = "sdr,si_sdr,pesq,stoi,estoi,visqol"
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -29,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--reference", required=True, help="clean reference audio (wav/flac/...)")
     parser.add_argument("--estimate", required=True, help="enhanced / separated audio to score")
     parser.add_argument("--mixture", default=None, help="unprocessed noisy mixture (adds the improvement column)")
-    parser.add_argument("--sample_rate", type=_positive, default=SAMPLE_RATE,
+    parser.add_argument("--sample_rate", type=positive_int, default=SAMPLE_RATE,
                         help="rate the files are read at, in Hz (default %(default)s)")
     parser.add_argument("--metrics", default=_DEFAULT,
                         help=f"comma-separated metrics among {_METRIC_NAMES} (default {_DEFAULT})")

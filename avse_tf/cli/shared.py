@@ -9,7 +9,8 @@ from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 
-def _positive(text):
+def positive_int(text):
+    """argparse type: an integer >= 1 (shared by the commands that take counts and rates)."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
@@ -24,11 +25,11 @@ def register(subparsers) -> None:
                     "a face whose mouth follows the phonemes. The same seed gives the same bytes; existing "
                     "files are kept, so an interrupted run resumes.")
     synth.add_argument("--out", required=True, help="output corpus folder")
-    synth.add_argument("--speakers", type=_positive, default=4, help="number of speakers (s1..sN)")
-    synth.add_argument("--utterances", type=_positive, default=6, help="utterances per speaker")
+    synth.add_argument("--speakers", type=positive_int, default=4, help="number of speakers (s1..sN)")
+    synth.add_argument("--utterances", type=positive_int, default=6, help="utterances per speaker")
     synth.add_argument("--seed", type=int, default=0, help="random seed")
-    synth.add_argument("--sample_rate", type=_positive, default=SAMPLE_RATE, help="audio sample rate in Hz")
-    synth.add_argument("--first_speaker", type=_positive, default=1, help="number of the first speaker folder")
+    synth.add_argument("--sample_rate", type=positive_int, default=SAMPLE_RATE, help="audio sample rate in Hz")
+    synth.add_argument("--first_speaker", type=positive_int, default=1, help="number of the first speaker folder")
     synth.set_defaults(func=run_synth_grid)
 
     landmarks = subparsers.add_parser(
