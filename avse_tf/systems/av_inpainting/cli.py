@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.systems.av_inpainting import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
@@ -20,11 +21,6 @@ PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architec
                 "epochs": "training.epochs", "patience": "training.early_stopping_patience",
                 "recognizer_copies": "training.recognizer_copies"}
 
-
-def _quiet_tf():
-    from avse_tf.cli.main import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
 
 
 def _speakers(parser, name, required=True, help_text="speaker numbers (1 2 3) or names (s1 s2)"):
@@ -161,7 +157,7 @@ def register(subparsers) -> None:
 
 
 def run_audio_preprocessing(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.data.preprocess import compute_spectrograms
     from avse_tf.systems.av_inpainting.pipeline import SPECTROGRAM_DIR
 
@@ -195,7 +191,7 @@ def run_gap_generator(args) -> int:
 
 
 def run_tfrecords_generator(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.av_inpainting.pipeline import generate_records
 
     counts = generate_records(args.data_dir, args.gaps_dir, args.dest_dir, landmark_dir=args.landmark_dir,
@@ -209,7 +205,7 @@ def run_training(args) -> int:
     from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
 
     config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, {})
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.av_inpainting.train import train
 
     exp_dir = os.path.join(args.data_dir, "experiments", str(args.exp))
@@ -224,7 +220,7 @@ def run_training(args) -> int:
 
 
 def run_testing(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.metrics import format_table
     from avse_tf.systems.av_inpainting.evaluate import test
 
@@ -240,7 +236,7 @@ def run_testing(args) -> int:
 
 
 def run_recipe(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.av_inpainting.recipe import run_recipe as recipe
 
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
@@ -254,7 +250,7 @@ def run_recipe(args) -> int:
 
 
 def run_inpaint(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.data.gaps import parse_gap_spec
     from avse_tf.systems.av_inpainting.inpaint import inpaint_file
 

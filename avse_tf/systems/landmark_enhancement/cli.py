@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
 from avse_tf.systems.landmark_enhancement import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
@@ -183,8 +184,6 @@ def register(subparsers) -> None:
 
 
 def run_audio_preprocessing(args) -> int:
-    from avse_tf.cli.main import import_tensorflow_quietly
-
     import_tensorflow_quietly()
     from avse_tf.data.preprocess import compute_spectrograms
 
@@ -258,11 +257,6 @@ def _training_args(parser):
     add_distribution_args(parser)
 
 
-def _quiet_tf():
-    from avse_tf.cli.main import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-
 
 def run_mixed_speech_generator(args) -> int:
     from avse_tf.data.mixing import generate_mixtures
@@ -275,7 +269,7 @@ def run_mixed_speech_generator(args) -> int:
 
 
 def run_tbm_computation(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.data.masks import compute_tbms
 
     written = compute_tbms(args.data_dir, args.speaker_ids, args.audio_dir, args.dest_dir, args.sample_rate,
@@ -285,7 +279,7 @@ def run_tbm_computation(args) -> int:
 
 
 def run_tfrecords_generator(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.landmark_enhancement.pipeline import generate_records
 
     counts = generate_records(args.data_dir, args.num_speakers, args.mode, args.dest_dir, args.mix_audio_dir,
@@ -301,7 +295,7 @@ def run_training(args) -> int:
     from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
 
     config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, TRAINING_FALLBACKS)
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.landmark_enhancement.train import train
     from avse_tf.training.strategy import strategy_from_args
 
@@ -319,7 +313,7 @@ def run_training(args) -> int:
 
 
 def run_testing(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.metrics import format_table
     from avse_tf.systems.landmark_enhancement.evaluate import test
 
@@ -335,7 +329,7 @@ def run_testing(args) -> int:
 
 
 def run_enhance(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.api import load
 
     options = {"norm_file": args.norm_file} if args.norm_file else {}
@@ -351,7 +345,7 @@ def run_enhance(args) -> int:
 
 
 def run_recipe(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.landmark_enhancement.recipe import run_recipe as recipe
 
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.systems.presets import add_preset_argument
 from avse_tf.systems.speech2vid import SYSTEM
 
@@ -20,11 +21,6 @@ PRESET_FLAGS = {"width": "architecture.width", "content_weight": "training.conte
                 "patience": "training.early_stopping_patience"}
 DEBLUR_PRESET_FLAGS = {"layers": "training.deblur.num_layers", "filters": "training.deblur.filters"}
 
-
-def _quiet_tf():
-    from avse_tf.cli.main import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
 
 
 def register(subparsers) -> None:
@@ -138,7 +134,7 @@ def register(subparsers) -> None:
 
 
 def run_extract_features(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.speech2vid.pipeline import extract_features
 
     written = extract_features(args.data_dir, args.features_dir, args.image_size, args.speaker_ids, args.video_dir,
@@ -148,7 +144,7 @@ def run_extract_features(args) -> int:
 
 
 def run_prepare_data(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.speech2vid.pipeline import prepare_data
 
     counts = prepare_data(args.features_dir, args.processed_dir, args.num_identity, args.val_fraction,
@@ -164,7 +160,7 @@ def run_train(args) -> int:
     args.model = "speech2vid_masked" if args.masked_target else None
     config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, {})
     args.masked_target = args.model == "speech2vid_masked"
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.speech2vid.pipeline import resolve_processed
     from avse_tf.systems.speech2vid.train import train
     from avse_tf.training.strategy import strategy_from_args
@@ -188,7 +184,7 @@ def run_train_deblur(args) -> int:
     generator = resolve_training_flags(args, SYSTEM, DEBLUR_PRESET_FLAGS, {})
     config = {**generator, "model": "speech2vid_deblur", "generator_model": generator["model"]}
     save_resolved_config(args.exp_dir, config, {"processed_dir": args.processed_dir, "seed": args.seed})
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.speech2vid.train import train_deblur
 
     summary = train_deblur(args.processed_dir, args.exp_dir, args.batch_size, args.epochs, args.steps_per_epoch or None,
@@ -198,7 +194,7 @@ def run_train_deblur(args) -> int:
 
 
 def run_predict(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.speech2vid.predict import predict
 
     result = predict(args.model, args.test_file, args.face, args.output, args.deblur, args.full_frame,
@@ -209,7 +205,7 @@ def run_predict(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    _quiet_tf()
+    import_tensorflow_quietly()
     from avse_tf.systems.speech2vid.evaluate import evaluate
 
     result = evaluate(args.model, args.processed_dir, args.output_dir, args.deblur, args.split, args.max_clips,
