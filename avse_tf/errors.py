@@ -35,3 +35,16 @@ class FFmpegError(UserInputError):
 
 class PresetError(UserInputError, ValueError):
     """A preset name or file that does not exist, cannot be read, or does not fit the command."""
+
+
+class ModelFileError(UserInputError):
+    """A model file or export folder exists but cannot be loaded: damaged, cut short, or not an
+    avse_tf model (an unknown layer class, a SavedModel with another signature)."""
+
+
+class UntrustedModelError(ModelFileError):
+    """A model file that would run arbitrary Python code when loaded (a ``Lambda`` layer)."""
+
+
+class CorruptRecordError(UserInputError):
+    """A record shard is truncated or damaged, or a record holds NaN / Inf; names the shard and record."""

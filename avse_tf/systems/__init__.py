@@ -85,33 +85,53 @@ def builder_for(model_id: str):
     return system_of_model(model_id).builders()[model_id]
 
 
-def checkpoint_model_id(path) -> str:
-    """The model id a ``.keras`` file (or an experiment / export folder's) holds, read from its
-    config without building it: the ``architecture`` of avse_tf's model classes, else the model name."""
-    import json
-    import zipfile
+CHECKPOINT_REMEDY = "give a .keras file, an experiment folder or an export written by avse_tf"
 
+
+def _keras_file(path) -> str:
+    """``path``, or the ``best.keras`` (else ``model.keras``) of the folder ``path``."""
     from avse_tf.constants import BEST_CHECKPOINT
 
     path = os.fspath(path)
     if os.path.isdir(path):
         candidates = [os.path.join(path, name) for name in (BEST_CHECKPOINT, "model.keras")]
         path = next((candidate for candidate in candidates if os.path.isfile(candidate)), candidates[0])
+    return path
+
+
+def checkpoint_model_id(path) -> str:
+    """The model id a ``.keras`` file (or an experiment / export folder's) holds, read from its
+    config without building it: the ``architecture`` of avse_tf's model classes, else the model name.
+
+    A damaged or untrusted file raises :class:`~avse_tf.errors.ModelFileError` (see
+    :func:`avse_tf.training.checkpoints.read_keras_config`)."""
+    from avse_tf.training.checkpoints import read_keras_config
+
+    path = _keras_file(path)
     if not os.path.isfile(path):
         raise UserInputError(f"model not found: {path}; give a .keras file, an experiment folder or an export")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise UserInputError(f"cannot read {path}: {error}; the file is damaged or not a .keras model") from None
-    inner = config.get("config", {})
+    config = read_keras_config(path, "model", CHECKPOINT_REMEDY)
+    inner = config.get("config", {}) if isinstance(config.get("config"), dict) else {}
     return inner.get("architecture") or inner.get("name") or config.get("class_name", "?")
 
 
 def system_of_checkpoint(path):
-    """``(system, model id)`` of a ``.keras`` checkpoint, experiment folder or keras export."""
+    """``(system, model id)`` of a ``.keras`` checkpoint, experiment folder or keras export.
+
+    A file holding a model no system builds is "corrupt or not an avse_tf model"
+    (:class:`~avse_tf.errors.ModelFileError`), naming the classes it needs that avse_tf does not register."""
     model_id = checkpoint_model_id(path)
-    return system_of_model(model_id), model_id
+    try:
+        return system_of_model(model_id), model_id
+    except UserInputError:
+        from avse_tf.training.checkpoints import model_file_error, read_keras_config, unknown_classes
+
+        path = _keras_file(path)
+        import_model_modules()
+        missing = unknown_classes(read_keras_config(path))
+        reason = (f"unknown class {', '.join(missing)}, registered by no avse_tf module" if missing
+                  else f"model {model_id!r}, which no avse_tf system builds")
+        raise model_file_error(path, reason, "model", CHECKPOINT_REMEDY) from None
 
 
 def import_model_modules() -> None:
