@@ -15,7 +15,12 @@ Serving's base path; the newest version is used). The system comes from the regi
 checkpoint's model id, or the ``avse_export.json`` stamp of an export; each system's task class
 (the registry's ``task`` hook: ``Enhancer``, ``Inpainter``, ``TalkingFace``) wraps the model.
 A SavedModel holding only a model core loads as :class:`ExportedModel` (call its signature).
-Keras files load in safe mode and SavedModels are graphs, so no untrusted Python code runs.
+Keras files load in safe mode (a ``Lambda`` layer or a class avse_tf does not register is refused
+in one line) and SavedModels are graphs, so no Python code from the file runs; but a SavedModel's
+graph runs when it is called, so load SavedModels only from a trusted source. Before a SavedModel
+is used its ``serving_default`` signature is checked against the ``avse_export.json`` stamp
+(:func:`avse_tf.export.core.check_saved_model`); a damaged file or folder of any kind is a one-line
+:class:`~avse_tf.errors.ModelFileError` ("<path> is corrupt or not an avse_tf model (...)").
 """
 
 from __future__ import annotations
@@ -47,10 +52,7 @@ def load(path, **options):
 
     ``options`` go to the system's loader (enhancement and inpainting: ``norm_file``; Speech2Vid:
     ``deblur``)."""
-    import tensorflow as tf
-
-    from avse_tf.export.core import read_export_info
-    from avse_tf.systems import get, system_of_checkpoint
+    from avse_tf.systems import system_of_checkpoint
     from avse_tf.utils import saved_model_dir
 
     path = os.fspath(path)
@@ -58,16 +60,52 @@ def load(path, **options):
         raise UserInputError(f"model not found: {path}; give a .keras file, an experiment folder or an export")
     saved_model = saved_model_dir(path) if os.path.isdir(path) else None
     if saved_model:
-        # Exports from before the stamp existed were enhancement serving graphs.
-        info = read_export_info(saved_model) or {"system": "landmark_enhancement", "graph": "enhance"}
-        system = get(info["system"])
-        if info.get("graph", "").startswith("model core"):
-            return ExportedModel(tf.saved_model.load(saved_model), saved_model, system.name, info.get("model"))
-    else:
-        system, _ = system_of_checkpoint(path)
+        return _load_saved_model(path, saved_model, options)
+    if os.path.isdir(path):
+        _refuse_savedmodel_without_graph(path)
+    system, _ = system_of_checkpoint(path)
     if system.task is None:
         raise UserInputError(f"{path} holds a {system.name} model, and that system has no loader for avse_tf.load")
     return system.resolve(system.task).from_path(path, **options)
+
+
+def _refuse_savedmodel_without_graph(path):
+    """A folder stamped as a SavedModel export that has lost its ``saved_model.pb``."""
+    from avse_tf.export.core import EXPORT_REMEDY, read_export_info
+    from avse_tf.training.checkpoints import model_file_error
+
+    info = read_export_info(path)
+    if info and info.get("format") == "savedmodel":
+        raise model_file_error(path, "saved_model.pb is missing", "SavedModel", EXPORT_REMEDY)
+
+
+def _load_saved_model(path, saved_model, options):
+    """A SavedModel export, after :func:`avse_tf.export.core.check_saved_model` (its signature
+    against its stamp, or the system's expected inputs for a stamp that does not record them)."""
+    import tensorflow as tf
+
+    from avse_tf.export.core import EXPORT_REMEDY, check_saved_model, read_export_info
+    from avse_tf.systems import get
+    from avse_tf.training.checkpoints import model_file_error, short_reason
+
+    # Exports from before the stamp existed were enhancement serving graphs.
+    info = read_export_info(saved_model) or {"system": "landmark_enhancement", "graph": "enhance"}
+    system = get(info["system"])
+    core = str(info.get("graph", "")).startswith("model core")
+    expected = None
+    if not core and system.export:
+        expected = getattr(system.module(system.export), "SAVEDMODEL_INPUTS", None)
+    check_saved_model(saved_model, info, expected)
+    try:
+        if core:
+            return ExportedModel(tf.saved_model.load(saved_model), saved_model, system.name, info.get("model"))
+        if system.task is None:
+            raise UserInputError(f"{path} holds a {system.name} model, and that system has no loader for avse_tf.load")
+        return system.resolve(system.task).from_path(path, **options)
+    except UserInputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - TensorFlow raises OSError, IndexError, OpError... for a damaged folder
+        raise model_file_error(saved_model, short_reason(error), "SavedModel", EXPORT_REMEDY) from None
 
 
 def _loaded(model, system_name):

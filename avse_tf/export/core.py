@@ -4,6 +4,13 @@ export, TFLite at a fixed number of frames, a ``.keras`` copy with the files it 
 
 "Model core" means the Keras model's own inputs and outputs (features in, features out); a
 system whose users hold waveforms can add a serving graph around it (the enhancement system does).
+
+A SavedModel's stamp records the inputs of its ``serving_default`` signature (names, dtypes,
+ranks: :func:`saved_model_inputs`, read back from the written ``saved_model.pb``);
+:func:`check_saved_model` compares a folder with its stamp before :func:`avse_tf.load` runs it
+(older stamps without the record: ``serving_default`` must exist, and the system's expected
+inputs are checked when the system declares them). A SavedModel is a graph that runs when called:
+load only SavedModels from a trusted source.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import os
 import shutil
 import tempfile
 
-from avse_tf.errors import UserInputError
+from avse_tf.errors import ModelFileError, UserInputError
 from avse_tf.utils import UMASK
 
 EXPORT_INFO = "avse_export.json"
@@ -42,11 +49,81 @@ def write_export_info(folder, system, model_id, export_format, **extra) -> None:
 
 
 def read_export_info(folder) -> dict | None:
+    """The stamp of an export folder, ``None`` without one; a damaged stamp is a one-line
+    :class:`~avse_tf.errors.ModelFileError`."""
     path = os.path.join(folder, EXPORT_INFO)
     if not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        if not isinstance(info, dict) or not isinstance(info.get("system"), str):
+            raise ValueError("no system named")
+    except (OSError, ValueError) as error:
+        from avse_tf.training.checkpoints import short_reason
+
+        raise ModelFileError(f"{path} is damaged or not an avse export stamp ({short_reason(error)}); "
+                             f"{EXPORT_REMEDY}") from None
+    return info
+
+
+EXPORT_REMEDY = "export the model again with avse export"
+SERVING_KEY = "serving_default"
+
+
+def _saved_model_proto(folder):
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from avse_tf.training.checkpoints import model_file_error, short_reason
+
+    path = os.path.join(folder, "saved_model.pb")
+    proto = saved_model_pb2.SavedModel()
+    try:
+        with open(path, "rb") as handle:
+            proto.ParseFromString(handle.read())
+    except (OSError, DecodeError, ValueError) as error:
+        raise model_file_error(folder, f"saved_model.pb is damaged: {short_reason(error)}", "SavedModel",
+                               EXPORT_REMEDY) from None
+    if not proto.meta_graphs:
+        raise model_file_error(folder, "saved_model.pb holds no graph", "SavedModel", EXPORT_REMEDY)
+    return proto
+
+
+def saved_model_inputs(folder, key=SERVING_KEY) -> dict | None:
+    """``{input name: {"dtype": "float32", "rank": 2}}`` of signature ``key`` of the SavedModel in
+    ``folder``, parsed from ``saved_model.pb`` without loading or running anything (rank -1:
+    unknown); ``None`` when there is no such signature."""
+    import tensorflow as tf
+
+    signatures = _saved_model_proto(folder).meta_graphs[0].signature_def
+    if key not in signatures:
+        return None
+    return {name: {"dtype": tf.dtypes.as_dtype(tensor.dtype).name,
+                   "rank": -1 if tensor.tensor_shape.unknown_rank else len(tensor.tensor_shape.dim)}
+            for name, tensor in sorted(signatures[key].inputs.items())}
+
+
+def describe_inputs(inputs) -> str:
+    return ", ".join(f"{name} ({spec['dtype']}, rank {spec['rank']})" for name, spec in sorted(inputs.items()))
+
+
+def check_saved_model(folder, info, expected_inputs=None) -> None:
+    """Raise a one-line :class:`~avse_tf.errors.ModelFileError` unless the SavedModel in ``folder``
+    has a ``serving_default`` signature whose inputs are those its stamp ``info`` records (or, for
+    a stamp without the record, ``expected_inputs`` when given)."""
+    from avse_tf.training.checkpoints import model_file_error
+
+    actual = saved_model_inputs(folder)
+    if actual is None:
+        keys = [key for key in _saved_model_proto(folder).meta_graphs[0].signature_def if not key.startswith("__")]
+        raise model_file_error(folder, f"no {SERVING_KEY} signature, only {', '.join(keys) or 'none'}", "SavedModel",
+                               f"it was not written by avse export; {EXPORT_REMEDY}")
+    expected = (info or {}).get("signature") or expected_inputs
+    if expected and {name: dict(spec) for name, spec in expected.items()} != actual:
+        raise ModelFileError(f"{folder}: SavedModel signature has inputs {describe_inputs(actual)}, expected "
+                             f"{describe_inputs(expected)}; it was not written by avse export or comes from another "
+                             f"version ({EXPORT_REMEDY})")
 
 
 def model_id(model) -> str:
@@ -86,7 +163,8 @@ def export_core_saved_model(model, system, output, version, source_folder=None, 
     model.export(temporary, format="tf_saved_model", input_signature=core_signature(model), verbose=False)
     if source_folder:
         copy_sidecars(source_folder, temporary, sidecars)
-    write_export_info(temporary, system, model_id(model), "savedmodel", graph="model core")
+    write_export_info(temporary, system, model_id(model), "savedmodel", graph="model core",
+                      signature=saved_model_inputs(temporary))
     commit_dir(temporary, final)
     return final
 

@@ -23,10 +23,14 @@ from avse_tf.export.core import (
     commit_dir,
     export_core_tflite,
     export_keras_copy,
+    saved_model_inputs,
     write_export_info,
 )
 
 SYSTEM_NAME = "landmark_enhancement"
+# What the serving graph's ``serving_default`` takes (the Enhancer calls it with these); checked by
+# avse_tf.load for SavedModels whose stamp does not record the signature (exports before it did).
+SAVEDMODEL_INPUTS = {"landmarks": {"dtype": "float32", "rank": 2}, "waveform": {"dtype": "float32", "rank": 1}}
 
 
 def _folder(checkpoint):
@@ -42,7 +46,8 @@ def export_saved_model(checkpoint, output, version=1, norm_file=None, **_):
     final = os.path.join(output, str(int(version)))
     temporary = atomic_dir(final)
     tf.saved_model.save(module, temporary, signatures={"serving_default": module.enhance.get_concrete_function()})
-    write_export_info(temporary, SYSTEM_NAME, module.model_name, "savedmodel", graph="enhance(waveform, landmarks)")
+    write_export_info(temporary, SYSTEM_NAME, module.model_name, "savedmodel", graph="enhance(waveform, landmarks)",
+                      signature=saved_model_inputs(temporary))
     commit_dir(temporary, final)
     return final
 
