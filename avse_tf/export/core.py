@@ -58,8 +58,8 @@ def read_export_info(folder) -> dict | None:
         with open(path, encoding="utf-8") as handle:
             info = json.load(handle)
         if not isinstance(info, dict) or not isinstance(info.get("system"), str):
-            raise ValueError("no system named")
-    except (OSError, ValueError) as error:
+            raise TypeError("no system named")
+    except (OSError, ValueError, TypeError) as error:
         from avse_tf.training.checkpoints import short_reason
 
         raise ModelFileError(f"{path} is damaged or not an avse export stamp ({short_reason(error)}); "

@@ -124,7 +124,11 @@ def system_of_checkpoint(path):
     try:
         return system_of_model(model_id), model_id
     except UserInputError:
-        from avse_tf.training.checkpoints import model_file_error, read_keras_config, unknown_classes
+        from avse_tf.training.checkpoints import (
+            model_file_error,
+            read_keras_config,
+            unknown_classes,
+        )
 
         path = _keras_file(path)
         import_model_modules()
