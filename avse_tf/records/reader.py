@@ -24,9 +24,11 @@ Corrupt input: a damaged shard (or a truncated GZIP one) makes ``tf.data`` raise
 ``DataLossError`` while iterating, a record that does not match the schema
 ``InvalidArgumentError``; an uncompressed shard cut short just ends early, which
 :func:`load_manifest` catches by comparing each shard's size with the manifest's. :func:`check_records`
-reads every record of every shard (and compares with the manifest's counts) and raises a one-line
-:class:`~avse_tf.errors.UserInputError` naming the file; :func:`record_errors` is a context manager
-for training / testing loops that turns such errors into the same one-line error.
+reads every record of every shard (and compares with the manifest's counts; NaN / Inf in a float
+feature is an error too) and raises a one-line :class:`~avse_tf.errors.CorruptRecordError` (a
+``UserInputError``) naming the file and the record's 0-based index in it; :func:`record_errors`
+is a context manager for training / testing loops (every system's ``train.py`` and the record-reading
+``evaluate.py`` use it around ``fit`` / prediction) that turns such errors into the same one-line error.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import json
 import os
 import re
 
-from avse_tf.errors import UserInputError
+from avse_tf.errors import CorruptRecordError, UserInputError
 from avse_tf.records.schema import LENGTH_FEATURES, RecordSchema
 from avse_tf.records.writer import MANIFEST_FORMAT, normalize_compression
 
@@ -103,7 +105,7 @@ def load_manifest(path, prefix=None) -> Manifest:
             raise UserInputError(f"record shard missing: {name} (listed in {path}); {REMEDY}")
         # TFRecordDataset stops silently at a record cut short: the size check is what catches it.
         if size is not None and os.path.getsize(name) != int(size):
-            raise UserInputError(f"corrupt record file {name}: {os.path.getsize(name)} bytes, the manifest lists "
+            raise CorruptRecordError(f"corrupt record file {name}: {os.path.getsize(name)} bytes, the manifest lists "
                                  f"{size} (truncated or overwritten); {REMEDY}")
     return Manifest(os.path.abspath(path), schema, files, tuple(count for _, count, _ in shards), compression)
 
@@ -243,16 +245,22 @@ def _first_line(error) -> str:
     return line.split(" [Op:")[0][:200]
 
 
-def _iterate_file(name, schema, compression, features=None):
-    """Yield the parsed examples of one shard (numpy), raising one-line UserInputErrors.
+def _iterate_file(name, schema, compression, features=None, check_finite=False):
+    """Yield the parsed examples of one shard (numpy), raising one-line :class:`CorruptRecordError`
+    naming the shard and the record's index (0-based, in the shard's written order).
 
     ``TFRecordDataset`` ends quietly at a record cut short in an uncompressed file, so the bytes
     read (8-byte length + 4-byte CRC + data + 4-byte CRC per record) are compared with the size.
+    ``check_finite``: a NaN or Inf in a float feature is an error too (naming the feature).
     """
+    import numpy as np
     import tensorflow as tf
 
     specs = parse_specs(schema, features) if schema is not None else None
+    floats = {feature_name for feature_name, feature in {**schema.context, **schema.sequence}.items()
+              if feature.dtype == "float32"} if schema is not None else set()
     consumed = 0
+    index = 0
     try:
         records = iter(tf.data.TFRecordDataset(name, compression_type=compression or ""))
         while True:
@@ -261,35 +269,48 @@ def _iterate_file(name, schema, compression, features=None):
             except StopIteration:
                 size = os.path.getsize(name)
                 if not compression and consumed != size:
-                    raise UserInputError(f"corrupt record file {name}: truncated (it ends inside a record, "
-                                         f"{size - consumed} bytes after the last complete one); {REMEDY}") from None
+                    raise CorruptRecordError(f"corrupt record file {name}: record {index} (0-based) is cut short "
+                                             f"(the file ends {size - consumed} bytes after the last complete "
+                                             f"record); {REMEDY}") from None
                 return
             consumed += len(serialized.numpy()) + 16
             if specs is None:
                 yield None
+                index += 1
                 continue
             context, sequence = tf.io.parse_single_sequence_example(serialized, *specs)
-            yield {**{key: value.numpy() for key, value in context.items()},
-                   **{key: value.numpy() for key, value in sequence.items()}}
+            example = {**{key: value.numpy() for key, value in context.items()},
+                       **{key: value.numpy() for key, value in sequence.items()}}
+            if check_finite:
+                for key in sorted(floats & set(example)):
+                    if not np.all(np.isfinite(example[key])):
+                        what = "NaN" if np.any(np.isnan(example[key])) else "Inf"
+                        raise CorruptRecordError(f"corrupt record file {name}: record {index} (0-based) has {what} "
+                                                 f"in feature {key}; {REMEDY}")
+            yield example
+            index += 1
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError,
             tf.errors.UnknownError) as error:
-        raise UserInputError(f"corrupt record file {name}: {_first_line(error)}; {REMEDY}") from None
+        raise CorruptRecordError(f"corrupt record file {name}: record {index} (0-based) is damaged: "
+                                 f"{_first_line(error)}; {REMEDY}") from None
 
 
 def check_records(files_or_manifest, schema=None) -> int:
     """Read and parse every record; returns the number of examples.
 
-    Raises ``UserInputError("corrupt record file X: ...; re-run tfrecords_generator")`` for a
-    truncated or damaged shard, a record that does not match the schema (when it is known: from the
-    manifest or ``schema``), or a shard whose example count differs from the manifest's.
+    Raises :class:`~avse_tf.errors.CorruptRecordError` (a ``UserInputError``: ``"corrupt record
+    file X: record N (0-based) is damaged: ...; re-run tfrecords_generator"``) for a truncated or
+    damaged shard, a record that does not match the schema or holds NaN / Inf in a float feature
+    (when the schema is known: from the manifest or ``schema``), or a shard whose example count
+    differs from the manifest's.
     """
     files, schema, compression, manifest = _resolve(files_or_manifest, schema)
     total = 0
     for index, name in enumerate(files):
-        count = sum(1 for _ in _iterate_file(name, schema, compression))
+        count = sum(1 for _ in _iterate_file(name, schema, compression, check_finite=True))
         if manifest is not None and count != manifest.counts[index]:
-            raise UserInputError(f"corrupt record file {name}: {count} records, the manifest lists "
-                                 f"{manifest.counts[index]} (truncated?); {REMEDY}")
+            raise CorruptRecordError(f"corrupt record file {name}: {count} records, the manifest lists "
+                                     f"{manifest.counts[index]} (truncated?); {REMEDY}")
         total += count
     return total
 
@@ -311,11 +332,12 @@ def read_examples(files_or_manifest, schema=None, features=None) -> list:
 
 @contextlib.contextmanager
 def record_errors(files_or_manifest, schema=None):
-    """Turn a corrupt-record error raised in the block into a one-line ``UserInputError``.
+    """Turn a corrupt-record error raised in the block into a one-line :class:`CorruptRecordError`.
 
     ``with record_errors(manifest): model.fit(make_dataset(manifest), ...)``: on ``DataLossError``
     or ``InvalidArgumentError`` the records are checked with :func:`check_records`, which names
-    the bad file; if they are all sound the original error propagates (it came from elsewhere).
+    the bad file and record; if they are all sound the original error propagates (it came from
+    elsewhere). For several sets, nest them: ``with record_errors(train), record_errors(val):``.
     """
     import tensorflow as tf
 

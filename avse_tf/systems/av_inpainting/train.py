@@ -40,6 +40,7 @@ def train(train_records, validation_records, exp_dir, model_name="a_blstm", batc
     """
     import keras
 
+    from avse_tf.records import record_errors
     from avse_tf.systems.av_inpainting.model import (
         MODEL_SPECS,
         build_model,
@@ -52,9 +53,10 @@ def train(train_records, validation_records, exp_dir, model_name="a_blstm", batc
     if model_name == "phone_recognizer":
         manifest = records_manifest(train_records)
         data_dir = data_dir or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(manifest))))
-        return train_recognizer(data_dir, record_clips(train_records), record_clips(validation_records), exp_dir,
-                                batch_size, epochs, patience, seed, hidden_units, layers,
-                                learning_rate or RECOGNIZER_LEARNING_RATE, recognizer_copies, verbose=verbose)
+        with record_errors(manifest), record_errors(records_manifest(validation_records)):
+            return train_recognizer(data_dir, record_clips(train_records), record_clips(validation_records),
+                                    exp_dir, batch_size, epochs, patience, seed, hidden_units, layers,
+                                    learning_rate or RECOGNIZER_LEARNING_RATE, recognizer_copies, verbose=verbose)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     os.makedirs(exp_dir, exist_ok=True)
@@ -68,7 +70,9 @@ def train(train_records, validation_records, exp_dir, model_name="a_blstm", batc
         kwargs["num_layers"] = layers
     model = build_model(model_name, **kwargs)
     compile_model(model, make_optimizer("adam", learning_rate or LEARNING_RATE))
-    return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
+    # A damaged record raises DataLossError inside fit: one line naming the shard and record instead.
+    with record_errors(records_manifest(train_records)), record_errors(records_manifest(validation_records)):
+        return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
 
 
 def tuning_job(train_records, validation_records, model_name, batch_size, seed=None, strategy=None):

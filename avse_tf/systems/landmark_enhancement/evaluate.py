@@ -15,6 +15,7 @@ from avse_tf.systems.landmark_enhancement.pipeline import (
     STFT,
     make_model_dataset,
     model_batch,
+    records_manifest,
 )
 from avse_tf.training.checkpoints import load_model
 
@@ -78,6 +79,7 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
     from avse_tf.audio.io import write_audio
     from avse_tf.metrics import evaluate
     from avse_tf.plots import save_array_png
+    from avse_tf.records import record_errors
     from avse_tf.systems.landmark_enhancement.model import MODEL_SPECS
     from avse_tf.utils import atomic_path, atomic_save_npy, progress
 
@@ -88,37 +90,39 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
     dataset = make_model_dataset(test_records, model_name, batch_size, with_targets=False)
     batches = int(dataset.cardinality())
     rows = []
-    for batch in progress(dataset, f"test {model_name} {os.path.basename(os.path.normpath(test_records))}",
-                          total=batches if batches >= 0 else None, unit="batch"):
-        inputs, _, _ = model_batch(batch, model_name)
-        predictions = model.predict_on_batch(inputs)
-        for index in range(int(batch["sequence_length"].shape[0])):
-            frames = int(batch["sequence_length"][index])
-            samples = int(batch["num_samples"][index])
-            outputs = {name: np.asarray(value[index][:frames]) for name, value in predictions.items()}
-            waves = {name: np.asarray(batch[name][index]).reshape(-1)[:samples]
-                     for name in ("target_wav", "interferers_wav", "mixture_wav")}
-            enhanced, mask = reconstruct(model_name, outputs, waves["mixture_wav"], samples, mask_threshold)
-            speaker = _decode(batch["speaker"][index])
-            mixture_name = os.path.splitext(os.path.basename(_decode(batch["mixture_path"][index])))[0]
-            utterance = _decode(batch["utterance"][index])
-            if write_wavs:
-                write_audio(os.path.join(output_dir, speaker, mixture_name + ".wav"), enhanced, sample_rate)
-            if mask_dir and mask is not None:
-                # VL2M's mask depends on the video only: one per utterance, ready for the _ref records.
-                name = utterance if model_name == "vl2m" else mixture_name
-                folder = os.path.join(data_dir or output_dir, speaker, mask_dir)
-                atomic_save_npy(os.path.join(folder, name + ".npy"), mask.astype(np.float32))
-                save_array_png(os.path.join(folder, name + ".png"), mask, 0.0, 1.0 if model_name == "vl2m" else None)
-            # BSS-eval v3 SDR of the target depends only on its own projection, so scoring against
-            # [target, interferers] as the original did equals scoring against the target alone.
-            scores = evaluate(waves["target_wav"], enhanced, waves["mixture_wav"], sample_rate, metrics=metrics)
-            row = {"model": model_name, "speaker": speaker, "mixture": mixture_name}
-            for metric, values in scores.items():
-                row[f"{metric}_mixture"] = values["mixture"]
-                row[f"{metric}_enhanced"] = values["estimate"]
-                row[f"{metric}_improvement"] = values["improvement"]
-            rows.append(row)
+    with record_errors(records_manifest(test_records)):  # a damaged record: one line naming it
+        for batch in progress(dataset, f"test {model_name} {os.path.basename(os.path.normpath(test_records))}",
+                              total=batches if batches >= 0 else None, unit="batch"):
+            inputs, _, _ = model_batch(batch, model_name)
+            predictions = model.predict_on_batch(inputs)
+            for index in range(int(batch["sequence_length"].shape[0])):
+                frames = int(batch["sequence_length"][index])
+                samples = int(batch["num_samples"][index])
+                outputs = {name: np.asarray(value[index][:frames]) for name, value in predictions.items()}
+                waves = {name: np.asarray(batch[name][index]).reshape(-1)[:samples]
+                         for name in ("target_wav", "interferers_wav", "mixture_wav")}
+                enhanced, mask = reconstruct(model_name, outputs, waves["mixture_wav"], samples, mask_threshold)
+                speaker = _decode(batch["speaker"][index])
+                mixture_name = os.path.splitext(os.path.basename(_decode(batch["mixture_path"][index])))[0]
+                utterance = _decode(batch["utterance"][index])
+                if write_wavs:
+                    write_audio(os.path.join(output_dir, speaker, mixture_name + ".wav"), enhanced, sample_rate)
+                if mask_dir and mask is not None:
+                    # VL2M's mask depends on the video only: one per utterance, ready for the _ref records.
+                    name = utterance if model_name == "vl2m" else mixture_name
+                    folder = os.path.join(data_dir or output_dir, speaker, mask_dir)
+                    atomic_save_npy(os.path.join(folder, name + ".npy"), mask.astype(np.float32))
+                    save_array_png(os.path.join(folder, name + ".png"), mask, 0.0,
+                                   1.0 if model_name == "vl2m" else None)
+                # BSS-eval v3 SDR of the target depends only on its own projection, so scoring against
+                # [target, interferers] as the original did equals scoring against the target alone.
+                scores = evaluate(waves["target_wav"], enhanced, waves["mixture_wav"], sample_rate, metrics=metrics)
+                row = {"model": model_name, "speaker": speaker, "mixture": mixture_name}
+                for metric, values in scores.items():
+                    row[f"{metric}_mixture"] = values["mixture"]
+                    row[f"{metric}_enhanced"] = values["estimate"]
+                    row[f"{metric}_improvement"] = values["improvement"]
+                rows.append(row)
     if not rows:
         raise UserInputError(f"no examples in {test_records}")
     columns = list(rows[0].keys())

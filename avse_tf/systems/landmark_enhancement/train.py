@@ -47,6 +47,7 @@ def train(train_records, validation_records, exp_dir, model_name="vl2m", batch_s
     (``preprocessing.json`` + the records' ``normalization.npz``), so that export and
     :func:`avse_tf.enhance` rebuild the same features from a waveform and landmarks.
     """
+    from avse_tf.records import record_errors
     from avse_tf.training import fit, get_strategy
     from avse_tf.training.strategy import is_multi_worker, set_determinism
 
@@ -63,7 +64,9 @@ def train(train_records, validation_records, exp_dir, model_name="vl2m", batch_s
         model = build_and_compile(model_name, **model_options)
         if init_checkpoint:  # fine-tuning (the _ref recipe): start from another run's weights
             model.set_weights(load_model(init_checkpoint).get_weights())
-    return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
+    # A damaged record raises DataLossError inside fit: one line naming the shard and record instead.
+    with record_errors(records_manifest(train_records)), record_errors(records_manifest(validation_records)):
+        return fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience=patience, verbose=verbose)
 
 
 def save_preprocessing(records, exp_dir) -> None:

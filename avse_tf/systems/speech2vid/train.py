@@ -7,6 +7,7 @@ import os
 
 from avse_tf.constants import BEST_CHECKPOINT, RECORDS_MANIFEST
 from avse_tf.errors import UserInputError
+from avse_tf.records import record_errors
 from avse_tf.systems.speech2vid.pipeline import (
     SETS,
     decode_batch,
@@ -51,8 +52,9 @@ def train_face_encoder(processed_dir, exp_dir, batch_size=32, epochs=10, width=0
 
     model = face_encoder(meta["image_size"], width)
     model.compile(keras.optimizers.Adam(learning_rate), loss="mae")
-    fit(model, dataset(paths["train"], True), dataset(paths["val"], False), epochs, exp_dir, patience=patience,
-        steps_per_epoch=steps_per_epoch, verbose=verbose)
+    with record_errors(paths["train"]), record_errors(paths["val"]):
+        fit(model, dataset(paths["train"], True), dataset(paths["val"], False), epochs, exp_dir, patience=patience,
+            steps_per_epoch=steps_per_epoch, verbose=verbose)
     return os.path.join(exp_dir, BEST_CHECKPOINT)
 
 
@@ -102,9 +104,9 @@ def train(processed_dir, exp_dir, batch_size=64, epochs=20, steps_per_epoch=1000
         encoder_path = os.path.abspath(face_encoder_path) if face_encoder_path else None
         loss = Speech2VidLoss(features, content_weight, encoder_path)
         model.compile(keras.optimizers.Adam(learning_rate), loss={"face": loss})
-    summary = fit(model, train_data, val_data, epochs, exp_dir, patience=patience, steps_per_epoch=steps_per_epoch,
-                  verbose=verbose)
-    return summary
+    with record_errors(paths["train"]), record_errors(paths["val"]):
+        return fit(model, train_data, val_data, epochs, exp_dir, patience=patience, steps_per_epoch=steps_per_epoch,
+                   verbose=verbose)
 
 
 def blur(images, sigma):
@@ -153,8 +155,9 @@ def train_deblur(processed_dir, exp_dir, batch_size=32, epochs=10, steps_per_epo
 
     model = deblur_network(num_layers, filters)
     model.compile(keras.optimizers.Adam(learning_rate), loss="mae")
-    return fit(model, dataset(paths["train"], True), dataset(paths["val"], False), epochs, exp_dir,
-               patience=patience, steps_per_epoch=steps_per_epoch, verbose=verbose)
+    with record_errors(paths["train"]), record_errors(paths["val"]):
+        return fit(model, dataset(paths["train"], True), dataset(paths["val"], False), epochs, exp_dir,
+                   patience=patience, steps_per_epoch=steps_per_epoch, verbose=verbose)
 
 
 def load_model(path, what="model"):
