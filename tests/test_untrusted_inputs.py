@@ -14,7 +14,12 @@ import pytest
 
 import avse_tf
 from avse_tf.cli.main import main
-from avse_tf.errors import CorruptRecordError, ModelFileError, UntrustedModelError, UserInputError
+from avse_tf.errors import (
+    CorruptRecordError,
+    ModelFileError,
+    UntrustedModelError,
+    UserInputError,
+)
 from avse_tf.training.checkpoints import load_model
 
 LAMBDA_WORDS = "contains a Lambda layer (arbitrary Python code); avse_tf loads models in safe mode only"
@@ -264,10 +269,9 @@ def test_damaged_and_nan_records_name_shard_and_index(tmp_path):
         check_records(str(tmp_path / "damaged"))
     assert str(caught.value).startswith(f"corrupt record file {shard}: record 2 (0-based) is damaged: "), caught.value
     assert str(caught.value).endswith("; re-run tfrecords_generator")
-    with pytest.raises(CorruptRecordError, match=r"record 2 \(0-based\)"):
-        with record_errors(manifest):
-            for _ in make_dataset(manifest, batch_size=3):
-                pass
+    with pytest.raises(CorruptRecordError, match=r"record 2 \(0-based\)"), record_errors(manifest):
+        for _ in make_dataset(manifest, batch_size=3):
+            pass
 
     nan_set = _write_set(tmp_path / "nan", nan_at=5)  # shard 1, record 1
     with pytest.raises(CorruptRecordError) as caught:
@@ -279,7 +283,7 @@ def test_damaged_and_nan_records_name_shard_and_index(tmp_path):
 def _cli(*args):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, "-m", "avse_tf", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+                          timeout=300, check=False)
 
 
 def _assert_names_record(result, shard, index):
