@@ -83,6 +83,8 @@ def read_keras_config(path, what="model checkpoint", remedy=DEFAULT_REMEDY) -> d
     no Keras import, nothing built."""
     path = os.fspath(path)
     reason = None
+    if not os.access(path, os.R_OK):
+        raise UserInputError(f"cannot read {what} {path}: permission denied; {remedy}")
     if os.path.getsize(path) == 0:
         reason = "empty file, 0 bytes"
     elif not zipfile.is_zipfile(path):
@@ -145,4 +147,7 @@ def load_model(path, what="model checkpoint", flag="--ckp", compile=True):
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
         if "Lambda" in str(error):
             raise UntrustedModelError(f"cannot load {what}: {path} {LAMBDA_REFUSAL}; {remedy_for(flag)}") from None
-        raise model_file_error(path, short_reason(error), what, remedy_for(flag)) from None
+        reason = short_reason(error)
+        if reason.startswith("File not found"):  # Keras's words for any file it cannot open as a zip
+            reason = "Keras cannot open it as a .keras archive"
+        raise model_file_error(path, reason, what, remedy_for(flag)) from None
