@@ -35,3 +35,16 @@ class FFmpegError(UserInputError):
 
 class PresetError(UserInputError, ValueError):
     """A preset name or file that does not exist, cannot be read, or does not fit the command."""
+
+
+class NonFiniteError(UserInputError, ValueError):
+    """NaN or Inf in audio, landmarks, features or records."""
+
+
+class DurationMismatchError(UserInputError):
+    """The audio and the video of one clip differ in duration by more than two video frames."""
+
+
+class InputWarning(UserWarning):
+    """Input used under a stated rule (padded, trimmed, truncated, several faces); the command line
+    prints it as ``avse: warning: <message>``."""
