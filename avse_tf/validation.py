@@ -153,3 +153,20 @@ def warn_several_faces(face_counts, source: str) -> None:
             f"{frame_ranges(several)} (of the {int((counts > 0).sum())} frames where the detector ran); followed "
             "the largest face of the first detection and, at each re-detection, the face nearest to it"),
             stacklevel=2)
+
+
+def problems_of(check, *args, **kwargs):
+    """Run ``check(*args, **kwargs)`` (a check above, or a reader that uses them) and return
+    ``(result, problems)`` instead of raising or warning: ``problems`` lists ``("error", message)``
+    for a :class:`UserInputError` (``result`` is then None) and ``("warning", message)`` for each
+    :class:`InputWarning`. For reports over a whole corpus, where one bad clip must not stop the rest."""
+    problems = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        try:
+            result = check(*args, **kwargs)
+        except UserInputError as error:
+            result = None
+            problems.append(("error", str(error)))
+    problems[:0] = [("warning", str(item.message)) for item in caught if issubclass(item.category, InputWarning)]
+    return result, problems

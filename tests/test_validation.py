@@ -246,3 +246,13 @@ def test_inpainting_features_refuse_a_video_longer_than_its_audio():
     with pytest.raises(errors.DurationMismatchError, match="90 video frames but the audio lasts only 75"):
         video_motion(landmarks, 302, 48000, "long.txt")
     assert video_motion(landmarks[:76], 302, 48000).shape == (302, 136)  # one extra frame is GRID's normal
+
+
+def test_problems_of_reports_instead_of_raising():
+    from avse_tf.validation import problems_of
+
+    landmarks = np.zeros((75, 136), np.float32)
+    result, problems = problems_of(match_durations, np.zeros(9 * 16000), landmarks, 16000, 25, "trim")
+    assert result[0].size == 48000 and [kind for kind, _ in problems] == ["warning"]
+    result, problems = problems_of(require_finite, np.array([np.nan]), "clip")
+    assert result is None and problems == [("error", "clip has 1 non-finite value (first: NaN at index 0)")]
