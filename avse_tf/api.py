@@ -116,14 +116,18 @@ def _loaded(model, system_name):
     return model
 
 
-def enhance(waveform, landmarks, model):
-    """Enhance ``waveform`` with ``landmarks`` using ``model`` (a loaded enhancement model or a path)."""
-    return _loaded(model, "landmark_enhancement").enhance(waveform, landmarks)
+def enhance(waveform, landmarks, model, length_policy="error"):
+    """Enhance ``waveform`` with ``landmarks`` using ``model`` (a loaded enhancement model or a path).
+
+    NaN / Inf or durations more than two video frames apart raise typed errors; ``length_policy``
+    ``pad`` / ``trim`` accepts the latter (:func:`avse_tf.validation.match_durations`)."""
+    return _loaded(model, "landmark_enhancement").enhance(waveform, landmarks, length_policy)
 
 
-def enhance_file(audio, landmarks_or_video, model, output=None, shape_predictor=None):
+def enhance_file(audio, landmarks_or_video, model, output=None, shape_predictor=None, length_policy="error"):
     """Enhance a file; see :meth:`avse_tf.systems.landmark_enhancement.serving.Enhancer.enhance_file`."""
-    return _loaded(model, "landmark_enhancement").enhance_file(audio, landmarks_or_video, output, shape_predictor)
+    return _loaded(model, "landmark_enhancement").enhance_file(audio, landmarks_or_video, output, shape_predictor,
+                                                               length_policy=length_policy)
 
 
 def inpaint_file(audio, output, model, gaps=None, video=None, **options):

@@ -48,3 +48,16 @@ class UntrustedModelError(ModelFileError):
 
 class CorruptRecordError(UserInputError):
     """A record shard is truncated or damaged, or a record holds NaN / Inf; names the shard and record."""
+
+
+class NonFiniteError(UserInputError, ValueError):
+    """NaN or Inf in audio, landmarks, features or records."""
+
+
+class DurationMismatchError(UserInputError):
+    """The audio and the video of one clip differ in duration by more than two video frames."""
+
+
+class InputWarning(UserWarning):
+    """Input used under a stated rule (padded, trimmed, truncated, several faces); the command line
+    prints it as ``avse: warning: <message>``."""

@@ -18,6 +18,7 @@ import soundfile
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import AudioReadError
 from avse_tf.media.ffmpeg import last_line
+from avse_tf.validation import require_finite
 
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4a", ".aac")
 
@@ -138,6 +139,9 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = SAMPLE_RATE) -
             "re-create or re-download it"
         )
     mono = waveform.mean(axis=1).astype(np.float32)
+    # A float wav can hold NaN / Inf, which every later step would spread over the whole clip.
+    require_finite(mono, f"audio file {path}", "re-create it (a float wav holds NaN or Inf samples)",
+                   axes=("sample",))
     if sample_rate is None:
         return mono
     return resample(mono, file_rate, sample_rate)

@@ -13,7 +13,7 @@ import os
 import sys
 
 from avse_tf import __version__
-from avse_tf.errors import UserInputError
+from avse_tf.errors import InputWarning, UserInputError
 
 # Shared command modules; each system's command group comes from the registry
 # (avse_tf.systems) between them, in registry order.
@@ -75,8 +75,25 @@ def import_tensorflow_quietly():
     return tensorflow
 
 
+def _show_input_warnings() -> None:
+    """Print :class:`InputWarning` as one ``avse: warning: ...`` line (no source line), every time."""
+    import warnings
+
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, InputWarning):
+            print(f"avse: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", InputWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
+    _show_input_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

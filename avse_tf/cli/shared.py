@@ -17,6 +17,16 @@ def positive_int(text):
     return value
 
 
+def add_length_policy_arguments(parser) -> None:
+    """``--pad`` / ``--trim``: what to do when the audio and the video of a clip differ by more
+    than two video frames (default: stop with an error; :func:`avse_tf.validation.match_durations`)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--pad", dest="length_policy", action="store_const", const="pad", default="error",
+                       help="if audio and video durations differ: extend the shorter (silence / last frame repeated)")
+    group.add_argument("--trim", dest="length_policy", action="store_const", const="trim",
+                       help="if audio and video durations differ: cut the longer to the shorter")
+
+
 def register(subparsers) -> None:
     synth = subparsers.add_parser(
         "synth-grid", help="write a synthetic GRID-layout audio-visual corpus (espeak-ng speech, rendered face)",

@@ -30,6 +30,7 @@ import numpy as np
 from avse_tf.errors import UserInputError
 from avse_tf.records.schema import RecordSchema
 from avse_tf.utils import atomic_path, atomic_write_text
+from avse_tf.validation import require_finite
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +139,12 @@ def _numeric(value, dtype, label, name):
             if array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
                 raise TypeError("non-integer values")
             return array.astype(np.int64)
-        return array.astype(np.float32)
+        array = array.astype(np.float32)
     except (TypeError, ValueError) as error:
         raise UserInputError(f"{label}: feature {name} must be numeric ({dtype}), got {error}") from None
+    # The one check every system's records pass through: no NaN / Inf reaches a record.
+    return require_finite(array, f"{label}: feature {name}", "check the inputs it was computed from",
+                          axes=("frame", "dimension"))
 
 
 def _fit(array: np.ndarray, length: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import VideoReadError
 from avse_tf.media.ffmpeg import last_line, media_info, passthrough_frames, run_ffmpeg
+from avse_tf.validation import check_frame_count
 
 
 def probe(path) -> dict:
@@ -43,6 +44,7 @@ def read_video(path, grayscale: bool = False):
         raise VideoReadError(f"cannot decode video {path}: {last_line(result.stderr, 'no frames')}; "
                              "the file is corrupt or not a video")
     count = len(result.stdout) // frame_bytes
+    check_frame_count(count, info["duration"], info["fps"], path)
     frames = np.frombuffer(result.stdout[: count * frame_bytes], np.uint8)
     shape = (count, info["height"], info["width"]) + (() if grayscale else (3,))
     return frames.reshape(shape), info["fps"]

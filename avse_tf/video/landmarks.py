@@ -5,6 +5,11 @@ face with ``dlib.correlation_tracker`` and run the detector again every ``redete
 frames or when the tracker's peak-to-side-lobe quality drops below ``min_quality`` (8.75). Frames
 before the first detection take the first detected box.
 
+Several faces (a departure: the original took whichever box dlib listed first): the first
+detection takes the largest face, and every re-detection takes the face nearest to the one being
+tracked, so the track stays on one person; the frames where more than one face was seen are named
+in an :class:`~avse_tf.errors.InputWarning` (:func:`avse_tf.validation.warn_several_faces`).
+
 The shape predictor model comes from the ``face-recognition-models`` package (the standard
 ``shape_predictor_68_face_landmarks.dat``); ``shape_predictor=PATH`` uses another file.
 
@@ -22,6 +27,7 @@ import numpy as np
 from imutils.face_utils import FACIAL_LANDMARKS_68_IDXS, shape_to_np
 
 from avse_tf.errors import NoFaceError, UserInputError
+from avse_tf.validation import require_finite, warn_several_faces
 
 NUM_POINTS = 68
 
@@ -70,10 +76,12 @@ def shape_points(shape) -> np.ndarray:
 @dataclasses.dataclass
 class LandmarkTrack:
     """Landmarks of one video: ``points`` ``[T, 68, 2]`` float32 pixels; ``detected`` ``[T]`` bool
-    marks frames where the detector itself found the face (others were tracked or filled)."""
+    marks frames where the detector itself found the face (others were tracked or filled);
+    ``face_counts`` ``[T]`` the faces it found there (0 where it did not run)."""
 
     points: np.ndarray
     detected: np.ndarray
+    face_counts: np.ndarray | None = None
 
     def flat(self) -> np.ndarray:
         """``[T, 136]`` in the TXT order x0 y0 x1 y1 ..."""
@@ -91,13 +99,18 @@ class LandmarkExtractor:
         self.min_quality = min_quality
         self.upsample = upsample
 
-    def detect(self, gray: np.ndarray):
-        """Largest face box in a gray frame, or None (tries one upsampling step if none at first)."""
+    def detect_all(self, gray: np.ndarray) -> list:
+        """Every face box in a gray frame (tries one upsampling step if none at first)."""
         for upsample in sorted({self.upsample, self.upsample + 1}):
             boxes = self.detector(gray, upsample)
             if len(boxes):
-                return max(boxes, key=lambda box: box.area())
-        return None
+                return list(boxes)
+        return []
+
+    def detect(self, gray: np.ndarray, near=None):
+        """The largest face box in a gray frame, or the one whose centre is nearest to box ``near``;
+        None without a face."""
+        return _choose(self.detect_all(gray), near)
 
     def shape(self, gray: np.ndarray, box) -> np.ndarray:
         import dlib
@@ -106,12 +119,14 @@ class LandmarkExtractor:
         return shape_points(self.predictor(gray, rect))
 
     def boxes(self, gray_frames):
-        """Per-frame face boxes following the detect/track policy, and which frames were detected."""
+        """Per-frame face boxes following the detect/track policy, which frames were detected, and
+        how many faces the detector found in each (module docstring: several faces)."""
         import dlib
 
         count = len(gray_frames)
         boxes = [None] * count
         detected = np.zeros(count, bool)
+        face_counts = np.zeros(count, np.int32)
         tracker = None
         for index, gray in enumerate(gray_frames):
             box = None
@@ -119,34 +134,47 @@ class LandmarkExtractor:
                 quality = tracker.update(gray)
                 box = tracker.get_position()
             if tracker is None or index % self.redetect_every == 0 or quality < self.min_quality:
-                found = self.detect(gray)
+                candidates = self.detect_all(gray)
+                face_counts[index] = len(candidates)
+                found = _choose(candidates, box)
                 if found is not None:
                     box, detected[index] = found, True
                     tracker = dlib.correlation_tracker()
                     tracker.start_track(gray, found)
             boxes[index] = box
-        return boxes, detected
+        return boxes, detected, face_counts
 
     def extract(self, frames, source: str = "video") -> LandmarkTrack:
         """Landmarks for ``[T, H, W(, 3)]`` uint8 frames; :class:`NoFaceError` if no frame has a face."""
         import cv2
 
         gray_frames = [frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
-        boxes, detected = self.boxes(gray_frames)
+        boxes, detected, face_counts = self.boxes(gray_frames)
         if not detected.any():
             raise NoFaceError(f"no face found in any of the {len(frames)} frames of {source}; "
                               "the face must be frontal and at least ~80 pixels wide")
+        warn_several_faces(face_counts, source)
         first = int(np.argmax(detected))
         for index in range(first):  # frames before the first detection borrow its box
             boxes[index] = boxes[first]
         points = np.stack([self.shape(gray, box) for gray, box in zip(gray_frames, boxes)])
-        return LandmarkTrack(points, detected)
+        return LandmarkTrack(points, detected, face_counts)
 
     def extract_file(self, video_path) -> LandmarkTrack:
         from avse_tf.video.io import read_video
 
         frames, _ = read_video(video_path, grayscale=True)
         return self.extract(frames, source=os.fspath(video_path))
+
+
+def _choose(boxes, near=None):
+    """The largest of ``boxes``, or the one whose centre is nearest to ``near``'s; None if empty."""
+    if not boxes:
+        return None
+    if near is None:
+        return max(boxes, key=lambda box: box.area())
+    centre = near.center()
+    return min(boxes, key=lambda box: (box.center().x - centre.x) ** 2 + (box.center().y - centre.y) ** 2)
 
 
 def save_landmarks_txt(path, landmarks) -> None:
@@ -172,7 +200,7 @@ def load_landmarks_txt(path, num_frames: int | None = None) -> np.ndarray:
                              "(x,y of 68 points per row); re-run video_preprocessing")
     if num_frames is not None and values.shape[0] != num_frames:
         raise UserInputError(f"landmark file {path} has {values.shape[0]} frames; expected {num_frames}")
-    return values
+    return require_finite(values, f"landmark file {path}", "re-extract it (avse landmarks or video_preprocessing)")
 
 
 def mouth_opening(landmarks) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from avse_tf.cli.main import import_tensorflow_quietly
+from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.systems.av_inpainting import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
@@ -153,6 +154,7 @@ def register(subparsers) -> None:
     inpaint.add_argument("--reference", default=None, help="clean wav to draw under the others")
     inpaint.add_argument("--phase", choices=("auto", "lws", "griffin_lim"), default="auto")
     inpaint.add_argument("--shape_predictor", default=None)
+    add_length_policy_arguments(inpaint)
     inpaint.set_defaults(func=run_inpaint)
 
 
@@ -257,7 +259,8 @@ def run_inpaint(args) -> int:
     gaps = parse_gap_spec(args.gaps) if args.gaps else None
     figure = args.figure or os.path.splitext(args.output)[0] + ".png"
     result = inpaint_file(args.input, args.output, args.ckp, gaps, args.video, args.phase, figure,
-                          shape_predictor=args.shape_predictor, reference=args.reference)
+                          shape_predictor=args.shape_predictor, reference=args.reference,
+                          length_policy=args.length_policy)
     spans = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in result["gaps_seconds"])
     print(f"inpaint: {args.output} ({result['model']}, gaps {spans}); figure {figure}")
     return 0

@@ -43,19 +43,22 @@ class Inpainter:
         return cls(load_model(path, flag="model path"), norm_file or os.path.join(folder, NORM_FILE), path)
 
     def inpaint_file(self, input_path, output_path, gaps=None, video=None, phase="auto", figure=None,
-                     shape_predictor=None, reference=None, griffin_lim_iterations=100) -> dict:
+                     shape_predictor=None, reference=None, griffin_lim_iterations=100, length_policy="error") -> dict:
         return inpaint_file(input_path, output_path, self.keras_model, gaps, video, phase, figure, self.norm_file,
-                            shape_predictor, reference, griffin_lim_iterations)
+                            shape_predictor, reference, griffin_lim_iterations, length_policy)
 
 
 def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, phase="auto", figure=None,
-                 stats_path=None, shape_predictor=None, reference=None, griffin_lim_iterations=100) -> dict:
+                 stats_path=None, shape_predictor=None, reference=None, griffin_lim_iterations=100,
+                 length_policy="error") -> dict:
     """Inpaint ``gaps`` (``[(start_s, end_s), ...]``; ``None``: runs of digital silence) of a wav.
 
     ``checkpoint``: a ``.keras`` file or experiment folder, or a loaded model (then ``stats_path``
     names its normalisation statistics).
 
     ``video``: the speaker's face video (needed by AV models); its landmarks are extracted here.
+    Audio and video durations more than two frames apart are an error unless ``length_policy`` is
+    ``pad`` or ``trim`` (:func:`avse_tf.validation.match_durations`; the output follows the audio).
     Frames whose window overlaps a gap are replaced; all others are the input's, magnitude and phase,
     so the output equals the input away from the gaps. ``figure``: PNG path for the gapped /
     inpainted (/ ``reference``, a clean wav, if given) log spectrograms. Returns a description.
@@ -78,6 +81,18 @@ def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, pha
         stats_path = os.path.join(checkpoint_dir, NORM_FILE)
     stats = load_stats(stats_path)
     waveform = load_audio(input_path, SAMPLE_RATE)
+    landmarks = None
+    if MODEL_SPECS[architecture]["video"]:
+        if video is None:
+            raise UserInputError(f"model {architecture} is audio-visual: pass --video with the speaker's face video "
+                                 "(or use an audio-only model)")
+        from avse_tf.constants import FPS
+        from avse_tf.validation import match_durations
+        from avse_tf.video.landmarks import LandmarkExtractor
+
+        landmarks = LandmarkExtractor(shape_predictor).extract_file(video).flat()
+        waveform, landmarks = match_durations(waveform, landmarks, SAMPLE_RATE, FPS, length_policy,
+                                              os.fspath(input_path), os.fspath(video))
     config = get_config(STFT)
     if waveform.size < config.frame_length:
         raise UserInputError(f"{input_path} is {waveform.size / SAMPLE_RATE * 1000:.0f} ms long; inpainting needs at "
@@ -94,14 +109,8 @@ def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, pha
     normalised = normalize(log_magnitude, *stats["spectrogram"])
     inputs = {"gapped_spectrogram": (normalised * (1 - mask[:, None]))[None],
               "gap_mask": mask[None, :, None], "sequence_length": np.array([frames], np.int32)}
-    if MODEL_SPECS[architecture]["video"]:
-        if video is None:
-            raise UserInputError(f"model {architecture} is audio-visual: pass --video with the speaker's face video "
-                                 "(or use an audio-only model)")
-        from avse_tf.video.landmarks import LandmarkExtractor
-
-        track = LandmarkExtractor(shape_predictor).extract_file(video)
-        motion = video_motion(track.flat(), frames, waveform.size, video)
+    if landmarks is not None:
+        motion = video_motion(landmarks, frames, waveform.size, video)
         inputs["video_features"] = normalize(motion, *stats["video"])[None]
     prediction = model.predict_on_batch(inputs)["inpainted_spectrogram"][0]
     magnitude = np.exp(log_magnitude) - 1e-6

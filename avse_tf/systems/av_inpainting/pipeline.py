@@ -23,7 +23,7 @@ import numpy as np
 
 from avse_tf.constants import FPS, NORM_FILE, RECORDS_MANIFEST, SAMPLE_RATE
 from avse_tf.data import grid
-from avse_tf.errors import UserInputError
+from avse_tf.errors import DurationMismatchError, UserInputError
 from avse_tf.records.schema import MODES, Feature, RecordSchema
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,18 @@ def fixed_gap_set_name(gap_ms) -> str:
 
 def _fit_video(landmarks, expected, source):
     """Landmarks ``[T, 136]`` made ``expected`` frames long: < 70/75 of them is an error (the original
-    skipped such clips), fewer are padded by repeating the first frame, more are trimmed."""
+    skipped such clips), fewer are padded by repeating the first frame; up to two more are trimmed,
+    more is an error (the original trimmed any number)."""
+    from avse_tf.validation import DURATION_TOLERANCE_FRAMES
     from avse_tf.video.align import pad_or_trim_frames
 
     minimum = int(np.ceil(expected * MIN_VIDEO_FRACTION))
     if len(landmarks) < minimum:
-        raise UserInputError(f"{source} has {len(landmarks)} video frames but the audio needs {expected} at 25 fps "
-                             f"(at least {minimum}); the video is missing frames: re-encode or trim the audio")
+        raise DurationMismatchError(f"{source} has {len(landmarks)} video frames but the audio needs {expected} at "
+                                    f"25 fps (at least {minimum}); the video is missing frames: re-encode or trim the audio")
+    if len(landmarks) > expected + DURATION_TOLERANCE_FRAMES:
+        raise DurationMismatchError(f"{source} has {len(landmarks)} video frames but the audio lasts only {expected} "
+                                    "at 25 fps; the video belongs to another (longer) recording: re-extract its landmarks")
     return pad_or_trim_frames(landmarks, expected, source=source)
 
 

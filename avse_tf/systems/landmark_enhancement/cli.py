@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from avse_tf.cli.main import import_tensorflow_quietly
+from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
 from avse_tf.systems.landmark_enhancement import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
@@ -171,6 +172,7 @@ def register(subparsers) -> None:
     enhance.add_argument("--output", required=True, help="enhanced wav")
     enhance.add_argument("--norm_file", default=None, help="normalisation statistics (default: the model's)")
     enhance.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
+    add_length_policy_arguments(enhance)
     enhance.set_defaults(func=run_enhance)
 
     show = commands.add_parser(
@@ -339,7 +341,8 @@ def run_enhance(args) -> int:
 
         raise UserInputError(f"--model {args.model} is a {model.system} model; avse enhancement enhance needs one of "
                              f"{', '.join(SYSTEM.models)}")
-    enhanced, _ = model.enhance_file(args.input, args.video, args.output, args.shape_predictor)
+    enhanced, _ = model.enhance_file(args.input, args.video, args.output, args.shape_predictor,
+                                     length_policy=args.length_policy)
     print(f"enhance: {args.output} ({enhanced.size / SAMPLE_RATE:.2f} s, model {model.model_id or model.source})")
     return 0
 

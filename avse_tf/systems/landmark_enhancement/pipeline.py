@@ -35,6 +35,7 @@ def example_features(entry, data_dir, video_dir="landmarks", tbm_dir="tbm", delt
     from avse_tf.audio import features, stft
     from avse_tf.data.mixing import render_mixture
     from avse_tf.data.preprocess import _fit_length
+    from avse_tf.validation import match_durations
     from avse_tf.video.align import deltas, upsample_to_frames
     from avse_tf.video.landmarks import load_landmarks_txt
 
@@ -47,11 +48,8 @@ def example_features(entry, data_dir, video_dir="landmarks", tbm_dir="tbm", delt
     frames = mixed.shape[0]
     landmark_path = _speaker_file(data_dir, entry["speaker"], video_dir, entry["utterance"], ".txt")
     landmarks = load_landmarks_txt(landmark_path)
-    expected_video = int(round(target.size / sample_rate * FPS))
-    if abs(len(landmarks) - expected_video) > 2:
-        raise UserInputError(
-            f"mismatched audio/video lengths: {landmark_path} has {len(landmarks)} video frames but "
-            f"{entry['target']} lasts {target.size / sample_rate:.2f} s ({expected_video} frames at 25 fps)")
+    match_durations(target, landmarks, sample_rate, FPS, "error", entry["target"], landmark_path,
+                    "or extract the landmarks of the video that goes with this wav")
     video = deltas(upsample_to_frames(landmarks, frames), delta)
     tbm_path = _speaker_file(data_dir, entry["speaker"], tbm_dir, entry["utterance"], ".npy")
     if not os.path.isfile(tbm_path):

@@ -147,21 +147,32 @@ class Enhancer:
         module = load_serving(path, norm_file)
         return cls(module.enhance, path, keras_model=module.model, model_id=module.model_name)
 
-    def enhance(self, waveform, landmarks):
-        """``(enhanced_waveform, mask)`` as float32 numpy arrays; the waveform keeps its length."""
+    def enhance(self, waveform, landmarks, length_policy="error", sources=("waveform", "landmarks")):
+        """``(enhanced_waveform, mask)`` as float32 numpy arrays for 16 kHz audio and 25 fps landmarks.
+
+        Checked first (:mod:`avse_tf.validation`): NaN / Inf in either input is an error; so are
+        durations that differ by more than two video frames, unless ``length_policy`` is ``pad``
+        or ``trim`` (the waveform then gets the length that policy gives, with a warning).
+        """
         import tensorflow as tf
 
-        waveform = np.asarray(waveform, np.float32).reshape(-1)
+        from avse_tf.validation import match_durations, require_finite
+
+        waveform = require_finite(np.asarray(waveform, np.float32).reshape(-1), sources[0], axes=("sample",))
         landmarks = np.asarray(landmarks, np.float32)
         if landmarks.ndim != 2 or landmarks.shape[1] != 136 or len(landmarks) < 1:
             raise UserInputError(f"landmarks must be [video_frames, 136], got {landmarks.shape}")
+        require_finite(landmarks, sources[1])
+        waveform, landmarks = match_durations(waveform, landmarks, SAMPLE_RATE, FPS, length_policy, *sources)
         outputs = self._function(waveform=tf.constant(waveform), landmarks=tf.constant(landmarks))
         return outputs["enhanced_waveform"].numpy(), outputs["mask"].numpy()
 
-    def enhance_file(self, audio, landmarks_or_video, output=None, shape_predictor=None, sample_rate=SAMPLE_RATE):
+    def enhance_file(self, audio, landmarks_or_video, output=None, shape_predictor=None, sample_rate=SAMPLE_RATE,
+                     length_policy="error"):
         """Enhance an audio file (or a video's sound track) with landmarks from a TXT file or a video.
 
-        Writes ``output`` (wav, atomically) when given; returns ``(enhanced, mask)``.
+        Writes ``output`` (wav, atomically) when given; returns ``(enhanced, mask)``. Inputs are
+        checked as in :meth:`enhance`, errors naming the files.
         """
         from avse_tf.audio.io import load_audio, write_audio
         from avse_tf.video.landmarks import LandmarkExtractor, load_landmarks_txt
@@ -172,7 +183,7 @@ class Enhancer:
             landmarks = load_landmarks_txt(source)
         else:
             landmarks = LandmarkExtractor(shape_predictor).extract_file(source).flat()
-        enhanced, mask = self.enhance(waveform, landmarks)
+        enhanced, mask = self.enhance(waveform, landmarks, length_policy, (os.fspath(audio), source))
         if output:
             write_audio(output, enhanced, sample_rate)
         return enhanced, mask

@@ -91,6 +91,7 @@ def _resample_frames(frames, fps):
 def video_features(video_path, audio_path=None, image_size: int = 112, extractor=None) -> dict:
     """Aligned faces, crop landmarks, MFCC and waveform of one video (see module doc)."""
     from avse_tf.audio.io import load_audio
+    from avse_tf.validation import match_durations
     from avse_tf.video.io import read_video
     from avse_tf.video.landmarks import LandmarkExtractor, mouth_opening
 
@@ -98,7 +99,10 @@ def video_features(video_path, audio_path=None, image_size: int = 112, extractor
     frames = _resample_frames(frames, fps)
     track = (extractor or LandmarkExtractor()).extract(frames, source=os.fspath(video_path))
     faces, points, matrices = align_faces(frames, track.points, image_size)
-    waveform = check_audio(load_audio(audio_path or video_path, SAMPLE_RATE), audio_path or video_path)
+    audio_source = os.fspath(audio_path or video_path)
+    waveform = check_audio(load_audio(audio_source, SAMPLE_RATE), audio_source)
+    match_durations(waveform, frames, SAMPLE_RATE, FPS, "error", audio_source, os.fspath(video_path),
+                    "or re-encode the video with its own sound track")
     return {"faces": faces, "landmarks": points, "matrices": matrices, "mouth_opening": mouth_opening(points),
             "mfcc": compute_mfcc(waveform), "audio": waveform.astype(np.float32),
             "image_size": np.int64(image_size)}
