@@ -219,6 +219,9 @@ def test_damaged_savedmodel_is_one_line(saved_model_export, tmp_path, damage, re
 SMALL = {"num_audio_samples": 400, "audio_dim": 9, "video_dim": 6, "num_frames": 5}
 
 
+SENTINEL = 1234.5  # a float written into one record, then turned into NaN in the shard's bytes
+
+
 def _examples(count, rng, nan_at=None):
     examples = []
     for index in range(count):
@@ -226,7 +229,7 @@ def _examples(count, rng, nan_at=None):
         interferers = rng.standard_normal(400).astype(np.float32)
         video = rng.standard_normal((5, 6)).astype(np.float32)
         if index == nan_at:
-            video[2, 3] = np.nan
+            video[2, 3] = SENTINEL
         examples.append({
             "target_wav": target, "interferers_wav": interferers, "mixture_wav": target + interferers,
             "tbm": (rng.random((5, 9)) > 0.5).astype(np.float32), "video_features": video,
@@ -243,6 +246,19 @@ def _write_set(folder, count=8, seed=0, nan_at=None):
     path = write_records(str(folder), "records", enhancement_schema("fixed", **SMALL),
                          _examples(count, np.random.default_rng(seed), nan_at), examples_per_shard=4)
     return load_manifest(path)
+
+
+def _nan_in_record(shard, index):
+    """Rewrite ``shard`` with the sentinel float of record ``index`` replaced by NaN (valid CRCs: the
+    record writer refuses NaN, a damaged disk or another writer does not)."""
+    import tensorflow as tf
+
+    records = [record.numpy() for record in tf.data.TFRecordDataset(shard)]
+    assert records[index].count(struct.pack("<f", SENTINEL)) == 1
+    records[index] = records[index].replace(struct.pack("<f", SENTINEL), struct.pack("<f", float("nan")))
+    with tf.io.TFRecordWriter(shard) as writer:
+        for record in records:
+            writer.write(record)
 
 
 def _flip_record(shard, index):
@@ -274,6 +290,7 @@ def test_damaged_and_nan_records_name_shard_and_index(tmp_path):
             pass
 
     nan_set = _write_set(tmp_path / "nan", nan_at=5)  # shard 1, record 1
+    _nan_in_record(nan_set.files[1], 1)
     with pytest.raises(CorruptRecordError) as caught:
         check_records(nan_set)
     assert str(caught.value) == (f"corrupt record file {nan_set.files[1]}: record 1 (0-based) has NaN in feature "
