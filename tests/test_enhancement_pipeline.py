@@ -109,7 +109,8 @@ def test_bad_inputs_are_one_line(prepared, tmp_path, capsys):
     # Landmarks of the wrong length for the audio (mismatched audio/video).
     np.savetxt(first, np.zeros((40, 136)))
     assert main(["enhancement", "tfrecords_generator", "--data_dir", str(bad_landmarks), "--dest_dir", "r2"]) == 2
-    assert "mismatched audio/video lengths" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "lasts 3.00 s but" in error and "has 40 video frames (1.60 s at 25 fps)" in error
     # A corrupt record file.
     records = bad_landmarks / "corrupt"
     shutil.copytree(os.path.join(prepared, "records_fixed"), records)

@@ -92,8 +92,15 @@ def _show_input_warnings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    with warnings.catch_warnings():  # restores the caller's warning settings (main() called in-process)
+        _show_input_warnings()
+        return _run(argv)
+
+
+def _run(argv) -> int:
     _quiet_tensorflow()
-    _show_input_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

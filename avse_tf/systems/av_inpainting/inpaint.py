@@ -57,8 +57,10 @@ def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, pha
     names its normalisation statistics).
 
     ``video``: the speaker's face video (needed by AV models); its landmarks are extracted here.
-    Audio and video durations more than two frames apart are an error unless ``length_policy`` is
-    ``pad`` or ``trim`` (:func:`avse_tf.validation.match_durations`; the output follows the audio).
+    A video shorter than the audio by up to 5 of 75 frames is padded as in the paper
+    (:func:`~avse_tf.systems.av_inpainting.pipeline.video_motion`, with a warning); other
+    mismatches beyond two frames are an error unless ``length_policy`` is ``pad`` or ``trim``
+    (:func:`avse_tf.validation.match_durations`).
     Frames whose window overlaps a gap are replaced; all others are the input's, magnitude and phase,
     so the output equals the input away from the gaps. ``figure``: PNG path for the gapped /
     inpainted (/ ``reference``, a clean wav, if given) log spectrograms. Returns a description.
@@ -91,8 +93,9 @@ def inpaint_file(input_path, output_path, checkpoint, gaps=None, video=None, pha
         from avse_tf.video.landmarks import LandmarkExtractor
 
         landmarks = LandmarkExtractor(shape_predictor).extract_file(video).flat()
-        waveform, landmarks = match_durations(waveform, landmarks, SAMPLE_RATE, FPS, length_policy,
-                                              os.fspath(input_path), os.fspath(video))
+        if length_policy != "error":  # otherwise the paper's rule in video_motion: 70-74 of 75 frames are padded
+            waveform, landmarks = match_durations(waveform, landmarks, SAMPLE_RATE, FPS, length_policy,
+                                                  os.fspath(input_path), os.fspath(video))
     config = get_config(STFT)
     if waveform.size < config.frame_length:
         raise UserInputError(f"{input_path} is {waveform.size / SAMPLE_RATE * 1000:.0f} ms long; inpainting needs at "

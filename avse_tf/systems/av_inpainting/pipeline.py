@@ -23,7 +23,7 @@ import numpy as np
 
 from avse_tf.constants import FPS, NORM_FILE, RECORDS_MANIFEST, SAMPLE_RATE
 from avse_tf.data import grid
-from avse_tf.errors import DurationMismatchError, UserInputError
+from avse_tf.errors import DurationMismatchError, InputWarning, UserInputError
 from avse_tf.records.schema import MODES, Feature, RecordSchema
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ def _fit_video(landmarks, expected, source):
     """Landmarks ``[T, 136]`` made ``expected`` frames long: < 70/75 of them is an error (the original
     skipped such clips), fewer are padded by repeating the first frame; up to two more are trimmed,
     more is an error (the original trimmed any number)."""
+    import warnings
+
     from avse_tf.validation import DURATION_TOLERANCE_FRAMES
     from avse_tf.video.align import pad_or_trim_frames
 
@@ -57,6 +59,9 @@ def _fit_video(landmarks, expected, source):
     if len(landmarks) > expected + DURATION_TOLERANCE_FRAMES:
         raise DurationMismatchError(f"{source} has {len(landmarks)} video frames but the audio lasts only {expected} "
                                     "at 25 fps; the video belongs to another (longer) recording: re-extract its landmarks")
+    if len(landmarks) < expected - DURATION_TOLERANCE_FRAMES:
+        warnings.warn(InputWarning(f"{source} has {len(landmarks)} video frames, the audio {expected}: padded by "
+                                   "repeating the first frame (Morrone 2021's rule for 70-74 of 75 frames)"), stacklevel=2)
     return pad_or_trim_frames(landmarks, expected, source=source)
 
 
