@@ -35,3 +35,11 @@ class FFmpegError(UserInputError):
 
 class PresetError(UserInputError, ValueError):
     """A preset name or file that does not exist, cannot be read, or does not fit the command."""
+
+
+class WorkFolderBusyError(UserInputError):
+    """Another avse process holds the lock of the folder this command writes (one writer per folder)."""
+
+
+class DiskFullError(UserInputError):
+    """A write failed because the disk (or quota) is full (ENOSPC / EDQUOT)."""
