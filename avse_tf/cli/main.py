@@ -8,14 +8,13 @@ and exit with code 2; so do missing files and argparse usage errors.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import os
 import shlex
 import sys
 
 from avse_tf import __version__
-from avse_tf.errors import UserInputError
+from avse_tf.errors import UserInputError, disk_full_error
 
 # Shared command modules; each system's command group comes from the registry
 # (avse_tf.systems) between them, in registry order.
@@ -89,42 +88,6 @@ def _run_locked(args, argv):
         return args.func(args)
 
 
-DISK_FULL_ERRNOS = {errno.ENOSPC} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
-
-
-def disk_full_error(error: BaseException):
-    """A :class:`~avse_tf.errors.DiskFullError` if ``error`` (or an error it was raised from) is a full
-    disk: an ``OSError`` with ENOSPC / EDQUOT, or a TensorFlow / h5py / Keras error whose message
-    holds the system's text for it ("No space left on device"). ``None`` otherwise."""
-    from avse_tf.errors import DiskFullError
-
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, DiskFullError):
-            return error
-        text = str(error)
-        if (isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS) or any(
-                os.strerror(number) in text for number in DISK_FULL_ERRNOS):
-            path = getattr(error, "filename", None) or _path_in_message(text)
-            folder = os.path.dirname(os.path.abspath(path)) if path else "the output folder's disk"
-            # A temporary (.tmp-*) is removed again; the folder is what the user recognises.
-            where = ("writing in " + folder if os.path.basename(path).startswith(".tmp-") else "writing " + path) \
-                if path else "while writing"
-            return DiskFullError(f"disk full {where}: free space on {folder} and run the same command again "
-                                 "(finished files are kept)")
-        error = error.__cause__ or error.__context__
-    return None
-
-
-def _path_in_message(text: str):
-    """The first absolute path in an error message (TensorFlow names the file it failed to write)."""
-    import re
-
-    match = re.search(r"(/[^\s;:'\",]+)", text)
-    return match.group(1) if match else None
-
-
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
@@ -132,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = _run_locked(args, argv)
     except UserInputError as error:
+        error = disk_full_error(error) or error
         print(f"avse: error: {error}", file=sys.stderr)
         return error.exit_code
     except FileNotFoundError as error:
@@ -141,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         full = disk_full_error(error)
         if full is None:
             raise
+        # h5py objects left open by the failed write complain when they are collected: one line only.
+        sys.unraisablehook = lambda unraisable: None
         print(f"avse: error: {full}", file=sys.stderr)
         return full.exit_code
     except KeyboardInterrupt:
