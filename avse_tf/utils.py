@@ -27,6 +27,24 @@ def temporary_beside(path, suffix: str = "") -> str:
     return temporary
 
 
+_atomic_writes = 0
+
+
+def _fault_point() -> None:
+    """Test hook of tests/test_faults.py: with ``AVSE_TEST_STOP_AFTER_WRITES=k`` the process stops
+    itself (SIGSTOP) right after its k-th completed atomic write, so the test can ``kill -9`` it at a
+    known point while it is certainly still running. Unset (always, outside that test): nothing."""
+    global _atomic_writes
+    limit = os.environ.get("AVSE_TEST_STOP_AFTER_WRITES")
+    if not limit:
+        return
+    import signal
+
+    _atomic_writes += 1
+    if _atomic_writes == int(limit) and hasattr(signal, "SIGSTOP"):
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -41,6 +59,7 @@ def atomic_path(path):
     try:
         yield temporary
         os.replace(temporary, path)
+        _fault_point()
     except Exception as error:
         from avse_tf.errors import disk_full_error
 
