@@ -45,14 +45,16 @@ def _holder(descriptor) -> str:
 
 
 @contextlib.contextmanager
-def work_folder_lock(folder, command: str = "avse"):
-    """Hold the exclusive lock of ``folder`` (created if missing) for the block.
+def work_folder_lock(folder, command: str = "avse", create: bool = True):
+    """Hold the exclusive lock of ``folder`` for the block; ``create``: make it if missing.
 
     Raises :class:`WorkFolderBusyError` at once if another process holds it. A path that exists
-    but is not a folder is not locked (the command itself reports it).
+    but is not a folder, or a missing folder not to be created, is not locked (the command itself
+    reports it).
     """
     folder = os.path.abspath(os.fspath(folder))
-    if fcntl is None or (os.path.exists(folder) and not os.path.isdir(folder)):
+    if fcntl is None or (os.path.exists(folder) and not os.path.isdir(folder)) or (
+            not create and not os.path.isdir(folder)):
         yield
         return
     os.makedirs(folder, exist_ok=True)
@@ -99,9 +101,15 @@ def experiment_folder(args) -> str:
 
 
 def resolve_work_folder(args):
-    """The folder a parsed command declares with ``set_defaults(work_folder=...)``: the name of an
-    argument holding it, or a callable of the arguments; ``None`` when there is none."""
+    """``(folder, create)`` of a parsed command's ``set_defaults(work_folder=...)``: the name of an
+    argument holding the folder, or a callable of the arguments; ``(None, False)`` when there is none.
+    The corpus of the corpus steps (``data_dir``) must exist (not created: the step reports it
+    missing); output folders (``--out``, ``--work_dir``, an experiment...) are made."""
     spec = getattr(args, "work_folder", None)
     if spec is None:
-        return None
-    return spec(args) if callable(spec) else getattr(args, spec, None)
+        return None, False
+    folder = spec(args) if callable(spec) else getattr(args, spec, None)
+    data_dir = getattr(args, "data_dir", None)
+    # Nothing is made inside a corpus that is not there: the command says it is missing.
+    create = spec != "data_dir" and (data_dir is None or os.path.isdir(data_dir))
+    return folder, create

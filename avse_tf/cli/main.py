@@ -80,11 +80,11 @@ def _run_locked(args, argv):
     """Run the sub-command, holding the lock of the folder it writes if it declares one."""
     from avse_tf.workdir_lock import resolve_work_folder, work_folder_lock
 
-    folder = resolve_work_folder(args)
+    folder, create = resolve_work_folder(args)
     if folder is None:
         return args.func(args)
     command = "avse " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-    with work_folder_lock(folder, command):
+    with work_folder_lock(folder, command, create):
         return args.func(args)
 
 
