@@ -245,8 +245,9 @@ def test_cli_prints_one_line_for_a_full_disk(tmp_path, monkeypatch, capsys):
     assert main(["synth-grid", "--out", str(tmp_path / "out")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     audio = tmp_path / "out" / "s1" / "audio"
-    assert lines == [f"avse: error: disk full writing {audio / 'a.wav'}: free space on {audio} and run the same command "
-                     "again (finished files are kept)"]
+    expected = (f"avse: error: disk full writing {audio / 'a.wav'}: free space on {audio} and run the same command "
+                "again (finished files are kept)")
+    assert lines == [expected]
     assert os.listdir(tmp_path / "out" / "s1" / "audio") == []  # the temporary is gone
 
 
