@@ -205,6 +205,38 @@ except Exception as error:
     assert not os.path.exists(tmp_path / "none")
 
 
+@pytest.mark.parametrize("command, folder", [
+    ("synth-grid --out W", "W"),
+    ("enhancement audio_preprocessing --data_dir D --speaker_ids 1", "D"),
+    ("enhancement video_preprocessing --data_dir D --speaker_ids 1", "D"),
+    ("enhancement tbm_computation --data_dir D --speaker_ids 1", "D"),
+    ("enhancement mixed_speech_generator --data_dir D --base_speaker_ids 1 --dest_dir m", "D"),
+    ("enhancement tfrecords_generator --data_dir D", "D"),
+    ("enhancement training --data_dir D --train_set t --val_set v --exp e", "D/experiments/e"),
+    ("enhancement testing --data_dir D --test_set t --exp e", "D/enhanced/e"),
+    ("enhancement testing --data_dir D --test_set t --exp e --mask_dir m", "D"),
+    ("enhancement recipe --work_dir W", "W"),
+    ("inpainting audio_preprocessing --data_dir D --speaker_ids 1", "D"),
+    ("inpainting video_preprocessing --data_dir D --speaker_ids 1", "D"),
+    ("inpainting gap_generator --data_dir D --train_speakers 1 --val_speakers 2 --test_speakers 3", "D"),
+    ("inpainting tfrecords_generator --data_dir D", "D"),
+    ("inpainting training --data_dir D --exp e", "D/experiments/e"),
+    ("inpainting testing --data_dir D --test_set r/TEST_SET --exp e", "D/inpainted/e/TEST_SET"),
+    ("inpainting recipe --work_dir W", "W"),
+    ("speech2vid extract_features --data_dir D --features_dir F", "F"),
+    ("speech2vid prepare_data --features_dir F --processed_dir P", "P"),
+    ("speech2vid train --processed_dir P --exp_dir X", "X"),
+    ("speech2vid train_deblur --processed_dir P --exp_dir X", "X"),
+    ("speech2vid evaluate --model m --processed_dir P --output_dir O", "O"),
+])
+def test_every_long_command_locks_the_folder_it_writes(command, folder):
+    from avse_tf.cli.main import build_parser
+    from avse_tf.workdir_lock import resolve_work_folder
+
+    args = build_parser().parse_args(command.split())
+    assert os.path.normpath(resolve_work_folder(args)[0]) == os.path.normpath(folder)
+
+
 def test_disk_full_is_recognised_in_every_form_it_takes():
     import errno
 
