@@ -2,7 +2,9 @@
 
 The shared command modules and every registered system's ``cli`` module expose ``register(subparsers)``, which adds its sub-commands and sets
 ``func`` on them. Errors the user can fix (:class:`avse_tf.errors.UserInputError`) print one line
-and exit with code 2; so do missing files and argparse usage errors.
+and exit with code 2; so do missing files, a full disk (:class:`avse_tf.errors.DiskFullError`) and
+argparse usage errors. A sub-command that declares ``set_defaults(work_folder=...)`` runs holding the
+lock of that folder (:mod:`avse_tf.workdir_lock`): a second avse process on it fails at once.
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         full = disk_full_error(error)
         if full is None:
             raise
-        # h5py objects left open by the failed write complain when they are collected: one line only.
-        sys.unraisablehook = lambda unraisable: None
+        if argv is None:  # the console script: h5py objects of the failed write complain when collected
+            sys.unraisablehook = lambda unraisable: None
         print(f"avse: error: {full}", file=sys.stderr)
         return full.exit_code
     except KeyboardInterrupt:
