@@ -95,9 +95,26 @@ def work_folder_lock(folder, command: str = "avse", create: bool = True):
         os.close(descriptor)  # releases the flock
 
 
-def experiment_folder(args) -> str:
-    """``work_folder`` of the training commands: ``<data_dir>/experiments/<exp>``."""
+def experiment_folder(args):
+    """``work_folder`` of the training commands: ``<data_dir>/experiments/<exp>``. Under a
+    multi-worker cluster (``TF_CONFIG``) every worker runs the command on one folder: only the chief,
+    which writes it, holds the lock."""
+    from avse_tf.training.strategy import is_chief
+
+    if not is_chief():
+        return None
     return os.path.join(args.data_dir, "experiments", str(args.exp))
+
+
+def chief_folder(name: str):
+    """``work_folder`` of a training command whose folder is the argument ``name``: only the chief of a
+    multi-worker cluster locks it (see :func:`experiment_folder`)."""
+    def folder(args):
+        from avse_tf.training.strategy import is_chief
+
+        return getattr(args, name) if is_chief() else None
+
+    return folder
 
 
 def resolve_work_folder(args):

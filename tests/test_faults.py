@@ -237,6 +237,18 @@ def test_every_long_command_locks_the_folder_it_writes(command, folder):
     assert os.path.normpath(resolve_work_folder(args)[0]) == os.path.normpath(folder)
 
 
+def test_only_the_chief_of_a_multi_worker_cluster_locks_the_experiment(monkeypatch):
+    from avse_tf.cli.main import build_parser
+    from avse_tf.workdir_lock import resolve_work_folder
+
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    for index, expected in ((0, "D/experiments/e"), (1, None)):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        for command, folder in (("enhancement training --data_dir D --train_set t --val_set v --exp e", expected),
+                                ("speech2vid train --processed_dir P --exp_dir X", expected and "X")):
+            assert resolve_work_folder(build_parser().parse_args(command.split()))[0] == folder
+
+
 def test_disk_full_is_recognised_in_every_form_it_takes():
     import errno
 

@@ -13,6 +13,7 @@ import os
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.systems.presets import add_preset_argument
 from avse_tf.systems.speech2vid import SYSTEM
+from avse_tf.workdir_lock import chief_folder
 
 # Training flags read from the preset (flag -> preset key); explicit flags win.
 PRESET_FLAGS = {"width": "architecture.width", "content_weight": "training.content_weight",
@@ -91,7 +92,7 @@ def register(subparsers) -> None:
                        "seed: 10)")
     train.add_argument("--seed", type=int, default=None)
     add_distribution_args(train)
-    train.set_defaults(func=run_train, work_folder="exp_dir")
+    train.set_defaults(func=run_train, work_folder=chief_folder("exp_dir"))
 
     deblur = commands.add_parser(
         "train_deblur", help="train the deblurring refinement network (paper section 3.4) on blurred real faces")
