@@ -61,3 +61,56 @@ class DurationMismatchError(UserInputError):
 class InputWarning(UserWarning):
     """Input used under a stated rule (padded, trimmed, truncated, several faces); the command line
     prints it as ``avse: warning: <message>``."""
+
+
+class WorkFolderBusyError(UserInputError):
+    """Another avse process holds the lock of the folder this command writes (one writer per folder)."""
+
+
+class DiskFullError(UserInputError):
+    """A write failed because the disk (or quota) is full (ENOSPC / EDQUOT)."""
+
+
+def _disk_full_errnos():
+    import errno
+
+    return {errno.ENOSPC} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
+
+
+def _path_in_message(text: str):
+    """The first absolute path in an error message (TensorFlow and ffmpeg name the file they failed to write)."""
+    import re
+
+    match = re.search(r"(/[^\s;:'\",]+)", text)
+    return match.group(1) if match else None
+
+
+def disk_full_error(error: BaseException, path=None):
+    """A :class:`DiskFullError` if ``error`` (or an error it was raised from) means the disk is full,
+    else ``None``. Full disks surface as an ``OSError`` with ENOSPC / EDQUOT (Python, Keras, h5py) or
+    as another error whose message holds the system's text for it, "No space left on device"
+    (TensorFlow's file writers raise ``ResourceExhaustedError``; ffmpeg's message is wrapped).
+    ``path``: the file being written, named in the message (default: the one the error names).
+    """
+    import os
+
+    numbers = _disk_full_errnos()
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DiskFullError):
+            return error
+        text = str(error)
+        if (isinstance(error, OSError) and error.errno in numbers) or any(os.strerror(n) in text for n in numbers):
+            path = os.fspath(path) if path else (getattr(error, "filename", None) or _path_in_message(text))
+            if not path:
+                return DiskFullError("disk full while writing: free space on the output folder's disk and run the "
+                                     "same command again (finished files are kept)")
+            path = os.path.abspath(path)
+            folder = os.path.dirname(path)
+            # A temporary (.tmp-*) is removed again: the folder is what the user recognises.
+            where = f"in {folder}" if os.path.basename(path).startswith(".tmp-") else path
+            return DiskFullError(f"disk full writing {where}: free space on {folder} and run the same command "
+                                 "again (finished files are kept)")
+        error = error.__cause__ or error.__context__
+    return None

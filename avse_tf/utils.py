@@ -27,11 +27,30 @@ def temporary_beside(path, suffix: str = "") -> str:
     return temporary
 
 
+_atomic_writes = 0
+
+
+def _fault_point() -> None:
+    """Test hook of tests/test_faults.py: with ``AVSE_TEST_STOP_AFTER_WRITES=k`` the process stops
+    itself (SIGSTOP) right after its k-th completed atomic write, so the test can ``kill -9`` it at a
+    known point while it is certainly still running. Unset (always, outside that test): nothing."""
+    global _atomic_writes
+    limit = os.environ.get("AVSE_TEST_STOP_AFTER_WRITES")
+    if not limit:
+        return
+    import signal
+
+    _atomic_writes += 1
+    if _atomic_writes == int(limit) and hasattr(signal, "SIGSTOP"):
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    A job killed mid-write leaves the old file (or none), never a half-written one.
+    A job killed mid-write leaves the old file (or none), never a half-written one. A write that
+    fails because the disk is full raises :class:`~avse_tf.errors.DiskFullError` naming ``path``.
     """
     # Normalised once: a "missing/../x" path would otherwise be made lexically but renamed onto
     # through a folder that does not exist.
@@ -40,6 +59,14 @@ def atomic_path(path):
     try:
         yield temporary
         os.replace(temporary, path)
+        _fault_point()
+    except Exception as error:
+        from avse_tf.errors import disk_full_error
+
+        full = disk_full_error(error, path)
+        if full is None or full is error:
+            raise
+        raise full from error
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -52,11 +79,14 @@ def atomic_write_text(path, text: str) -> None:
 
 
 def atomic_save_npy(path, array) -> None:
+    import io
+
     import numpy as np
 
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
+    buffer = io.BytesIO()  # serialised in memory: a full disk then fails with ENOSPC (np.save gives no errno)
+    np.save(buffer, array, allow_pickle=False)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def format_seconds(seconds: float) -> str:

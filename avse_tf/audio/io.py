@@ -8,6 +8,7 @@ same with either. Resampling is libsoxr's "HQ" recipe (:func:`resample`).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from fractions import Fraction
@@ -156,8 +157,10 @@ def write_audio(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int 
 
     waveform = np.clip(np.asarray(waveform, dtype=np.float32), -1.0, 1.0 - 1.0 / 32768)
     file_format = os.path.splitext(os.fspath(path))[1].lstrip(".").upper() or "WAV"
-    with atomic_path(path) as temporary:
-        soundfile.write(temporary, waveform, int(sample_rate), subtype="PCM_16", format=file_format)
+    buffer = io.BytesIO()  # encoded in memory: libsndfile reports a full disk as a bare "System error."
+    soundfile.write(buffer, waveform, int(sample_rate), subtype="PCM_16", format=file_format)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def duration_frames(num_samples: int, sample_rate: int, fps: float) -> int:

@@ -2,7 +2,9 @@
 
 The shared command modules and every registered system's ``cli`` module expose ``register(subparsers)``, which adds its sub-commands and sets
 ``func`` on them. Errors the user can fix (:class:`avse_tf.errors.UserInputError`) print one line
-and exit with code 2; so do missing files and argparse usage errors.
+and exit with code 2; so do missing files, a full disk (:class:`avse_tf.errors.DiskFullError`) and
+argparse usage errors. A sub-command that declares ``set_defaults(work_folder=...)`` runs holding the
+lock of that folder (:mod:`avse_tf.workdir_lock`): a second avse process on it fails at once.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 
 from avse_tf import __version__
-from avse_tf.errors import InputWarning, UserInputError
+from avse_tf.errors import InputWarning, UserInputError, disk_full_error
 
 # Shared command modules; each system's command group comes from the registry
 # (avse_tf.systems) between them, in registry order.
@@ -91,6 +94,18 @@ def _show_input_warnings() -> None:
     warnings.simplefilter("always", InputWarning)
 
 
+def _run_locked(args, argv):
+    """Run the sub-command, holding the lock of the folder it writes if it declares one."""
+    from avse_tf.workdir_lock import resolve_work_folder, work_folder_lock
+
+    folder, create = resolve_work_folder(args)
+    if folder is None:
+        return args.func(args)
+    command = "avse " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    with work_folder_lock(folder, command, create):
+        return args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -104,13 +119,22 @@ def _run(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.func(args)
+        result = _run_locked(args, argv)
     except UserInputError as error:
+        error = disk_full_error(error) or error
         print(f"avse: error: {error}", file=sys.stderr)
         return error.exit_code
     except FileNotFoundError as error:
         print(f"avse: error: file not found: {error.filename or error}; check the path", file=sys.stderr)
         return 2
+    except Exception as error:  # only a full disk is turned into a message; the rest propagates
+        full = disk_full_error(error)
+        if full is None:
+            raise
+        if argv is None:  # the console script: h5py objects of the failed write complain when collected
+            sys.unraisablehook = lambda unraisable: None
+        print(f"avse: error: {full}", file=sys.stderr)
+        return full.exit_code
     except KeyboardInterrupt:
         print("avse: interrupted", file=sys.stderr)
         return 130

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed")
     synth.add_argument("--sample_rate", type=positive_int, default=SAMPLE_RATE, help="audio sample rate in Hz")
     synth.add_argument("--first_speaker", type=positive_int, default=1, help="number of the first speaker folder")
-    synth.set_defaults(func=run_synth_grid)
+    synth.set_defaults(func=run_synth_grid, work_folder="out")
 
     landmarks = subparsers.add_parser(
         "landmarks", help="68-point face landmarks of one video as a T x 136 TXT",

@@ -136,4 +136,5 @@ def list_utterances(root, speaker, subdir="audio", extension=".wav") -> list:
     folder = os.path.join(speaker_dir(root, speaker), subdir)
     if not os.path.isdir(folder):
         raise UserInputError(f"folder not found: {folder}; expected GRID layout s<k>/{subdir}/")
-    return sorted(name[: -len(extension)] for name in os.listdir(folder) if name.endswith(extension))
+    return sorted(name[: -len(extension)] for name in os.listdir(folder)
+                  if name.endswith(extension) and not name.startswith("."))  # .tmp-*: a killed write

@@ -44,7 +44,7 @@ def compute_tbms(data_dir, speaker_ids, audio_dir="audio", dest_dir="tbm", sampl
     for speaker in progress(list(speaker_ids), "tbm_computation"):
         source = resolve_speaker_folder(data_dir, speaker, audio_dir)
         target = output_folder(data_dir, speaker, source, dest_dir, audio_dir)
-        names = sorted(name for name in os.listdir(source) if name.endswith(".wav"))
+        names = sorted(name for name in os.listdir(source) if name.endswith(".wav") and not name.startswith("."))
         if not names:
             raise UserInputError(f"no .wav files in {source}; check --audio_dir")
         spectrograms = []

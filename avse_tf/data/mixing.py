@@ -63,7 +63,7 @@ def generate_mixtures(data_dir, base_speaker_ids, noisy_speaker_ids=None, audio_
     utterances = {}
     for speaker in sorted(set(map(grid.speaker_name, list(base_speaker_ids) + noisy_speaker_ids))):
         folder = resolve_speaker_folder(data_dir, speaker, audio_dir)
-        files = sorted(name for name in os.listdir(folder) if name.endswith(".wav"))
+        files = sorted(name for name in os.listdir(folder) if name.endswith(".wav") and not name.startswith("."))
         if not files:
             raise UserInputError(f"no .wav files in {folder}")
         utterances[speaker] = [os.path.join(folder, name) for name in files]

@@ -82,7 +82,7 @@ def compute_spectrograms(data_dir, speaker_ids, audio_dir="audio", dest_dir=None
         source = resolve_speaker_folder(data_dir, speaker, audio_dir)
         target = output_folder(data_dir, speaker, source, dest_dir, audio_dir)
         for name in sorted(os.listdir(source)):
-            if name.lower().endswith((".wav", ".flac")):
+            if name.lower().endswith((".wav", ".flac")) and not name.startswith("."):  # .tmp-*: a killed write
                 jobs.append((os.path.join(source, name), os.path.join(target, os.path.splitext(name)[0] + ".npy")))
     if not jobs:
         raise UserInputError(f"no .wav files for speakers {' '.join(map(str, speaker_ids))} under {data_dir}")
@@ -113,7 +113,7 @@ def extract_landmarks(data_dir, speaker_ids, video_dir="video", dest_dir="landma
         source = resolve_speaker_folder(data_dir, speaker, video_dir)
         target = output_folder(data_dir, speaker, source, dest_dir, video_dir)
         for name in sorted(os.listdir(source)):
-            if name.lower().endswith(extension.lower()):
+            if name.lower().endswith(extension.lower()) and not name.startswith("."):
                 jobs.append((os.path.join(source, name), os.path.join(target, name[: -len(extension)] + ".txt")))
     if not jobs:
         raise UserInputError(f"no *{extension} videos for speakers {' '.join(map(str, speaker_ids))} under {data_dir}; "

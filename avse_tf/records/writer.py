@@ -367,7 +367,9 @@ class RecordWriter:
     def abort(self) -> None:
         """Drop the unfinished shard (complete shards stay); no manifest is written."""
         if self._writer is not None:
-            self._writer.close()
+            # A writer that failed (a full disk) may fail to close too; the temporary goes either way.
+            with contextlib.suppress(Exception):
+                self._writer.close()
             self._writer = None
             stack, self._stack = self._stack, None
             try:  # atomic_path removes the temporary file when its block fails

@@ -2,8 +2,11 @@
 
 Layout of an experiment folder ``exp_dir``:
 
-* ``backup/`` — BackupAndRestore state; a killed run started again with the same command resumes
-  from the last completed epoch (deleted when training ends);
+* ``backup/`` — BackupAndRestore state, written atomically; a killed run started again with the
+  same command resumes from the last completed epoch (deleted when training ends). Every other file
+  of an epoch is written before it, so an epoch is either done (and not run again) or run again;
+  ``history.csv`` rows of epochs that are run again are dropped, and early stopping picks up its
+  count from the rows kept, so a resumed run stops where an uninterrupted one would;
 * ``best.keras`` — the model with the lowest validation loss (written atomically);
 * ``last.keras`` — the model after the last epoch (written atomically);
 * ``history.csv`` — one row per epoch (appended across resumes);
@@ -45,6 +48,89 @@ def _atomic_checkpoint_class():
                 self.model.save(temporary, overwrite=True)
 
     return AtomicModelCheckpoint
+
+
+def _resume_classes():
+    import csv
+
+    import keras
+
+    from avse_tf.utils import temporary_beside
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        """Keras's BackupAndRestore with its two files replaced atomically, weights first.
+
+        Keras writes ``latest.weights.h5`` in place: a kill (or a full disk) mid-write leaves a file that
+        cannot be loaded, and the run cannot resume.
+        """
+
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            temporary = temporary_beside(self._weights_path, ".weights.h5")  # Keras wants this suffix
+            try:
+                self.model.save_weights(filepath=temporary, overwrite=True)
+                os.replace(temporary, self._weights_path)
+            finally:
+                if os.path.exists(temporary):
+                    os.remove(temporary)
+            atomic_write_text(self._training_metadata_path,
+                              json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+
+    def backed_up_epoch(backup_dir) -> int:
+        """The epoch a resumed run starts from (what BackupAndRestore will restore), 0 if none."""
+        try:
+            with open(os.path.join(backup_dir, "training_metadata.json"), encoding="utf-8") as handle:
+                return int(json.load(handle)["epoch"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    class ResumeHistory(keras.callbacks.Callback):
+        """Before the CSV logger opens ``history.csv``: keep the rows of the epochs the backup holds
+        (a killed run may have logged an epoch it did not back up: that epoch runs again)."""
+
+        def __init__(self, path, backup_dir):
+            super().__init__()
+            self.path, self.backup_dir = path, backup_dir
+            self.rows = []
+
+        def on_train_begin(self, logs=None):
+            first = backed_up_epoch(self.backup_dir)
+            self.rows = []
+            if not os.path.isfile(self.path):
+                return
+            with open(self.path, newline="", encoding="utf-8") as handle:
+                table = list(csv.reader(handle))
+            if not table:
+                return
+            header, body = table[0], table[1:]
+            column = header.index("epoch") if "epoch" in header else None
+            kept = [row for row in body if column is not None and len(row) == len(header)
+                    and row[column].isdigit() and int(row[column]) < first]
+            self.rows = [dict(zip(header, row)) for row in kept]
+            if len(kept) != len(body):
+                with open(self.path, "r+", newline="", encoding="utf-8") as handle:
+                    handle.truncate(0)  # in place: the CSV logger appends to this very file
+                    csv.writer(handle).writerows([header, *kept] if kept or first else [])
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        """EarlyStopping whose count of epochs without improvement survives a resume."""
+
+        def __init__(self, history: ResumeHistory, **options):
+            super().__init__(**options)
+            self.history = history
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            for row in self.history.rows:
+                try:
+                    current = float(row[self.monitor])
+                except (KeyError, ValueError):
+                    continue
+                self.wait += 1
+                if self.best is None or current < self.best:  # mode "min": val_loss
+                    self.best, self.best_epoch, self.wait = current, int(row["epoch"]), 0
+
+    return AtomicBackupAndRestore, ResumeHistory, ResumableEarlyStopping
 
 
 def build_from_local_batch(model) -> None:
@@ -108,16 +194,20 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
         def on_epoch_end(self, epoch, logs=None):
             atomic_write_text(os.path.join(exp_dir, "best_val_loss.json"), json.dumps({"val_loss": best_checkpoint.best}))
 
+    backup_and_restore, resume_history, early_stopping = _resume_classes()
+    history_rows = resume_history(os.path.join(exp_dir, "history.csv"), os.path.join(exp_dir, "backup"))
+    # Order matters: the backup, written last, is what marks an epoch done (see the module doc).
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(exp_dir, "backup"), save_freq="epoch", delete_checkpoint=True),
+        history_rows,
+        keras.callbacks.CSVLogger(os.path.join(exp_dir, "history.csv"), append=True),
+        early_stopping(history_rows, monitor="val_loss", patience=patience, restore_best_weights=False),
         best_checkpoint,
         RememberBest(),
         checkpoint(os.path.join(exp_dir, "last.keras")),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=False),
-        keras.callbacks.CSVLogger(os.path.join(exp_dir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(exp_dir, "logs"), write_graph=False, profile_batch=0),
         keras.callbacks.TerminateOnNaN(),
         *extra_callbacks,
+        backup_and_restore(os.path.join(exp_dir, "backup"), save_freq="epoch", delete_checkpoint=True),
     ]
     from avse_tf.training.progress import EpochLog, keras_verbosity
 

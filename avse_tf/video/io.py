@@ -74,7 +74,8 @@ def write_video(path, frames, fps: float = FPS, audio=None, sample_rate: int = S
     exact = ["-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"] if bitexact else []
     with atomic_path(path) as temporary, tempfile.TemporaryDirectory() as scratch:
         audio_file = os.path.join(scratch, "audio.wav")
-        command = ["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+        # -xerror: ffmpeg exits 0 after failing to write (a full disk), leaving a truncated file.
+        command = ["-v", "error", "-xerror", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
         if audio is not None:
             write_audio(audio_file, audio, sample_rate)
             command += ["-i", audio_file] + audio_codec

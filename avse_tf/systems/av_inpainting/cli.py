@@ -15,6 +15,7 @@ from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.systems.av_inpainting import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
+from avse_tf.workdir_lock import experiment_folder
 
 # Training flags read from the preset (flag -> preset key); explicit flags win.
 PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architecture.num_layers",
@@ -22,6 +23,11 @@ PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architec
                 "epochs": "training.epochs", "patience": "training.early_stopping_patience",
                 "recognizer_copies": "training.recognizer_copies"}
 
+
+
+def _testing_folder(args):
+    """Lock of ``testing``: its output folder."""
+    return os.path.join(args.data_dir, args.output_dir, str(args.exp), os.path.basename(args.test_set.rstrip("/")))
 
 
 def _speakers(parser, name, required=True, help_text="speaker numbers (1 2 3) or names (s1 s2)"):
@@ -44,7 +50,7 @@ def register(subparsers) -> None:
     _speakers(audio, "--speaker_ids")
     audio.add_argument("--audio_dir", default="audio")
     audio.add_argument("--max_wav_length", type=int, default=48000, help="pad/trim clips to this many samples")
-    audio.set_defaults(func=run_audio_preprocessing)
+    audio.set_defaults(func=run_audio_preprocessing, work_folder="data_dir")
 
     video = commands.add_parser("video_preprocessing", help="68 dlib face landmarks per video frame, T x 136 TXT")
     video.add_argument("--data_dir", required=True)
@@ -53,7 +59,7 @@ def register(subparsers) -> None:
     video.add_argument("--dest_dir", default="landmarks")
     video.add_argument("--shape_predictor", default=None)
     video.add_argument("--ext", default="mpg")
-    video.set_defaults(func=run_video_preprocessing)
+    video.set_defaults(func=run_video_preprocessing, work_folder="data_dir")
 
     gaps = commands.add_parser(
         "gap_generator", help="seeded gap sets: training distribution and fixed-length test gaps",
@@ -68,7 +74,7 @@ def register(subparsers) -> None:
     gaps.add_argument("--seed", type=int, default=0)
     gaps.add_argument("--train_copies", type=int, default=1, help="gap draws per training clip (each an example)")
     gaps.add_argument("--test_gaps", default="100,200,400,800,1600", help="fixed test gap lengths in ms")
-    gaps.set_defaults(func=run_gap_generator)
+    gaps.set_defaults(func=run_gap_generator, work_folder="data_dir")
 
     records = commands.add_parser("tfrecords_generator", help="normalised features + gaps of every gap set as TFRecords")
     records.add_argument("--data_dir", required=True)
@@ -76,7 +82,7 @@ def register(subparsers) -> None:
     records.add_argument("--dest_dir", default="inpainting_records")
     records.add_argument("--landmark_dir", default="landmarks")
     records.add_argument("--compression", choices=("none", "gzip"), default="none")
-    records.set_defaults(func=run_tfrecords_generator)
+    records.set_defaults(func=run_tfrecords_generator, work_folder="data_dir")
 
     training = commands.add_parser(
         "training", help="train an inpainting model or the PER phone recogniser",
@@ -103,7 +109,7 @@ def register(subparsers) -> None:
     training.add_argument("--epochs", type=int, default=None, help="default: the preset's (50)")
     training.add_argument("--patience", type=int, default=None, help="default: the preset's (5)")
     training.add_argument("--seed", type=int, default=None)
-    training.set_defaults(func=run_training)
+    training.set_defaults(func=run_training, work_folder=experiment_folder)
 
     testing = commands.add_parser("testing", help="inpaint a test record set: wavs, figures, L1/STOI/PESQ/PER")
     testing.add_argument("--data_dir", required=True)
@@ -116,7 +122,7 @@ def register(subparsers) -> None:
     testing.add_argument("--oracle_phase", action="store_true", help="analysis: the clean phase in the gap")
     testing.add_argument("--output_dir", default="inpainted")
     testing.add_argument("--batch_size", type=int, default=8)
-    testing.set_defaults(func=run_testing)
+    testing.set_defaults(func=run_testing, work_folder=_testing_folder)
 
     recipe = commands.add_parser(
         "recipe", help="the whole pipeline on a synthetic corpus; tables per gap length with the paper's beside",
@@ -139,7 +145,7 @@ def register(subparsers) -> None:
     recipe.add_argument("--griffin_lim_iterations", type=int, default=100)
     recipe.add_argument("--patience", type=int, default=5)
     recipe.add_argument("--seed", type=int, default=1)
-    recipe.set_defaults(func=run_recipe)
+    recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
     inpaint = commands.add_parser(
         "inpaint", help="inpaint your own wav (gaps in seconds, or digital silence) and draw a figure",

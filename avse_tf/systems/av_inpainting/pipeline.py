@@ -199,7 +199,7 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
     gap_root = os.path.join(data_dir, gaps_dir)
     if not os.path.isdir(gap_root):
         raise UserInputError(f"no gap sets in {gap_root}; run `avse inpainting gap_generator` first")
-    available = sorted(name[:-5] for name in os.listdir(gap_root) if name.endswith(".json"))
+    available = sorted(name[:-5] for name in os.listdir(gap_root) if name.endswith(".json") and not name.startswith("."))
     sets = available if sets is None else list(sets)
     dest_root = os.path.join(data_dir, dest_dir)
     stats_path = os.path.join(dest_root, NORM_FILE)

@@ -15,6 +15,7 @@ from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
 from avse_tf.systems.landmark_enhancement import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
 from avse_tf.training.strategy import add_distribution_args
+from avse_tf.workdir_lock import experiment_folder
 
 # Training flags read from the preset (flag -> preset key); explicit flags win.
 PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architecture.num_layers",
@@ -24,6 +25,11 @@ PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architec
                 "batch_size": "training.batch_size", "epochs": "training.epochs"}
 # Used only where the paper leaves a value unknown (the preset says null): chosen here.
 TRAINING_FALLBACKS = {"batch_size": 8, "epochs": 10, "patience": 5}
+
+
+def _testing_folder(args):
+    """Lock of ``testing``: the corpus when masks go into its speaker folders, else the output folder."""
+    return args.data_dir if args.mask_dir else os.path.join(args.data_dir, args.output_dir, str(args.exp))
 
 
 def _speaker_args(parser, name="--speaker_ids"):
@@ -50,7 +56,7 @@ def register(subparsers) -> None:
     audio.add_argument("--sample_rate", type=int, default=SAMPLE_RATE, help="resample to this rate (Hz)")
     audio.add_argument("--max_wav_length", type=int, default=48000,
                        help="pad/trim every clip to this many samples (a warning names each one changed)")
-    audio.set_defaults(func=run_audio_preprocessing)
+    audio.set_defaults(func=run_audio_preprocessing, work_folder="data_dir")
 
     video = commands.add_parser(
         "video_preprocessing", help="68 face landmarks per frame of every video, as T x 136 TXT",
@@ -63,7 +69,7 @@ def register(subparsers) -> None:
                        help="dlib 68-point model (.dat); default: face-recognition-models' copy")
     video.add_argument("--ext", default="mpg", help="video file extension")
     video.add_argument("--skip_bad", action="store_true", help="warn about and skip videos without a face")
-    video.set_defaults(func=run_video_preprocessing)
+    video.set_defaults(func=run_video_preprocessing, work_folder="data_dir")
 
     mix = commands.add_parser(
         "mixed_speech_generator", help="2- or 3-speaker mixtures (0 dB raw overlay), with a manifest",
@@ -82,7 +88,7 @@ def register(subparsers) -> None:
                      help="extension: target-to-interferers SNR in dB (default: the original 0 dB gain overlay)")
     mix.add_argument("--seed", type=int, default=0, help="random seed")
     mix.add_argument("--sample_rate", type=int, default=SAMPLE_RATE)
-    mix.set_defaults(func=run_mixed_speech_generator)
+    mix.set_defaults(func=run_mixed_speech_generator, work_folder="data_dir")
 
     tbm = commands.add_parser(
         "tbm_computation", help="target binary masks from each speaker's long-term average speech spectrum")
@@ -93,7 +99,7 @@ def register(subparsers) -> None:
     tbm.add_argument("--sample_rate", type=int, default=SAMPLE_RATE)
     tbm.add_argument("--max_wav_length", type=int, default=48000)
     tbm.add_argument("--mask_factor", type=float, default=0.6, help="k in TBM = |S|^0.3 > mu + k sigma")
-    tbm.set_defaults(func=run_tbm_computation)
+    tbm.set_defaults(func=run_tbm_computation, work_folder="data_dir")
 
     records = commands.add_parser(
         "tfrecords_generator", help="TFRecords (SequenceExample) of every mixture set, fixed or var mode",
@@ -116,11 +122,11 @@ def register(subparsers) -> None:
     records.add_argument("--num_audio_samples", type=int, default=48000, help="clip length in fixed mode")
     records.add_argument("--compression", choices=("none", "gzip"), default="none")
     records.add_argument("--examples_per_shard", type=int, default=64)
-    records.set_defaults(func=run_tfrecords_generator)
+    records.set_defaults(func=run_tfrecords_generator, work_folder="data_dir")
 
     training = commands.add_parser("training", help=f"train {', '.join(SYSTEM.models)} (hyper-parameters: --preset)")
     _training_args(training)
-    training.set_defaults(func=run_training)
+    training.set_defaults(func=run_training, work_folder=experiment_folder)
 
     testing = commands.add_parser("testing", help="enhance a test set; wavs, masks and a metrics table")
     testing.add_argument("--data_dir", required=True)
@@ -138,7 +144,7 @@ def register(subparsers) -> None:
     testing.add_argument("--mask_threshold", type=float, default=None, help="binarise VL2M's estimated TBM")
     testing.add_argument("--batch_size", type=int, default=8)
     testing.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol", help="comma-separated")
-    testing.set_defaults(func=run_testing)
+    testing.set_defaults(func=run_testing, work_folder=_testing_folder)
 
     recipe = commands.add_parser(
         "recipe", help="the whole pipeline on a synthetic corpus: all five models, paper-style table",
@@ -159,7 +165,7 @@ def register(subparsers) -> None:
     recipe.add_argument("--num_mix", type=int, default=2, help="mixtures per target utterance")
     recipe.add_argument("--patience", type=int, default=5, help="early stopping patience (epochs)")
     recipe.add_argument("--seed", type=int, default=1)
-    recipe.set_defaults(func=run_recipe)
+    recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
     enhance = commands.add_parser(
         "enhance", help="enhance your own recording with the speaker's face (one file in, one wav out)",

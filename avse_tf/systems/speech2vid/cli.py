@@ -13,6 +13,7 @@ import os
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.systems.presets import add_preset_argument
 from avse_tf.systems.speech2vid import SYSTEM
+from avse_tf.workdir_lock import chief_folder
 
 # Training flags read from the preset (flag -> preset key); explicit flags win.
 PRESET_FLAGS = {"width": "architecture.width", "content_weight": "training.content_weight",
@@ -46,7 +47,7 @@ def register(subparsers) -> None:
     extract.add_argument("--ext", default="mpg", help="video file extension")
     extract.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
     extract.add_argument("--skip_bad", action="store_true", help="warn about and skip videos without a face")
-    extract.set_defaults(func=run_extract_features)
+    extract.set_defaults(func=run_extract_features, work_folder="features_dir")
 
     prepare = commands.add_parser(
         "prepare_data", help="TFRecords: one example per frame (12x35 MFCC, target face, K identity stills)",
@@ -59,7 +60,7 @@ def register(subparsers) -> None:
     prepare.add_argument("--test_fraction", type=float, default=0.1, help="utterances held out for evaluate")
     prepare.add_argument("--seed", type=int, default=0)
     prepare.add_argument("--examples_per_shard", type=int, default=256)
-    prepare.set_defaults(func=run_prepare_data)
+    prepare.set_defaults(func=run_prepare_data, work_folder="processed_dir")
 
     train = commands.add_parser(
         "train", help="train the generator (L1 + content loss); writes <exp>/best.keras",
@@ -91,7 +92,7 @@ def register(subparsers) -> None:
                        "seed: 10)")
     train.add_argument("--seed", type=int, default=None)
     add_distribution_args(train)
-    train.set_defaults(func=run_train)
+    train.set_defaults(func=run_train, work_folder=chief_folder("exp_dir"))
 
     deblur = commands.add_parser(
         "train_deblur", help="train the deblurring refinement network (paper section 3.4) on blurred real faces")
@@ -106,7 +107,7 @@ def register(subparsers) -> None:
                         help="channels per layer (default: the preset's; paper: 64)")
     deblur.add_argument("--patience", type=int, default=5)
     deblur.add_argument("--seed", type=int, default=None)
-    deblur.set_defaults(func=run_train_deblur)
+    deblur.set_defaults(func=run_train_deblur, work_folder="exp_dir")
 
     predict = commands.add_parser(
         "predict", help="mp4 (25 fps, audio muxed) of a face speaking an audio file",
@@ -130,7 +131,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--split", default="test", choices=("test", "val", "train"))
     evaluate.add_argument("--max_clips", type=int, default=None)
     evaluate.add_argument("--shape_predictor", default=None)
-    evaluate.set_defaults(func=run_evaluate)
+    evaluate.set_defaults(func=run_evaluate, work_folder="output_dir")
 
 
 def run_extract_features(args) -> int:

@@ -123,14 +123,14 @@ def _list_videos(data_dir, speaker_ids=None, video_dir="video", ext="mpg"):
         if not os.path.isdir(folder):
             continue
         for name in sorted(os.listdir(folder)):
-            if name.lower().endswith(extension):
+            if name.lower().endswith(extension) and not name.startswith("."):  # .tmp-*: a killed write
                 utterance = name[: -len(extension)]
                 wav = os.path.join(data_dir, speaker, "audio", utterance + ".wav")
                 jobs.append((speaker, utterance, os.path.join(folder, name), wav if os.path.isfile(wav) else None))
     if not jobs and not speaker_ids:
         for root, _, names in sorted(os.walk(data_dir)):
             for name in sorted(names):
-                if name.lower().endswith(extension):
+                if name.lower().endswith(extension) and not name.startswith("."):
                     speaker = os.path.relpath(root, data_dir).replace(os.sep, "_")
                     jobs.append(("root" if speaker == "." else speaker, name[: -len(extension)],
                                  os.path.join(root, name), None))
