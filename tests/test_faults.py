@@ -21,279 +21,36 @@ whose predecessor failed is skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from fault_tools import (
+    EPOCHS,
+    SPEAKERS,
+    TIMEOUT,
+    assert_same_files,
+    child_env,
+    count_files,
+    digest,
+    draw,
+    kill_after_writes,
+    kill_when,
+    process_state,
+    rerun,
+    start,
+    stderr_of,
+    wait_until,
+)
 
-import avse_tf
-import avse_tf.errors
-import avse_tf.utils
 from avse_tf.cli.main import main
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9, flock, /proc and tmpfs: Linux")
-
-SEED = int(os.environ.get("AVSE_FAULT_SEED", "14"))
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(avse_tf.__file__)))
-SPEAKERS = ["1", "2", "3"]
-EPOCHS = 5
-TIMEOUT = 300
-
-
-def draw(name: str, low: int, high: int) -> int:
-    """The seeded kill point of one test (independent of the order the tests run in)."""
-    return random.Random(f"{SEED}:{name}").randint(low, high)
-
-
-def child_env(**extra) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.update(AVSE_PROGRESS="0", TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("AVSE_TEST_STOP_AFTER_WRITES", None)
-    env.update({key: str(value) for key, value in extra.items()})
-    return env
-
-
-def start(args, log_dir, **env):
-    os.makedirs(log_dir, exist_ok=True)
-    with open(os.path.join(log_dir, "stdout.txt"), "ab") as out, open(os.path.join(log_dir, "stderr.txt"), "ab") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "avse_tf", *map(str, args)], stdout=out, stderr=err,
-                                env=child_env(**env), start_new_session=True, cwd=log_dir)
-    proc.log_dir = log_dir
-    return proc
-
-
-def stderr_of(proc) -> str:
-    with open(os.path.join(proc.log_dir, "stderr.txt"), encoding="utf-8", errors="replace") as handle:
-        return handle.read()
-
-
-def live_members(group: int) -> list:
-    """Processes of a process group that have not exited yet (zombies have: they hold no files)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                    fields = handle.read().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[2]) == group and fields[0] != "Z":
-                members.append(int(entry))
-    return members
-
-
-def kill_group(proc) -> None:
-    """SIGKILL the command and its children (ffmpeg); return once none of them runs any more (a child
-    caught between fork and exec would otherwise hold the lock's descriptor a moment longer)."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 60
-    while live_members(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def wait_until(proc, condition, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        if proc.poll() is not None:
-            pytest.fail(f"{what}: the process ended (exit {proc.returncode}) before the kill point "
-                        f"(AVSE_FAULT_SEED={SEED}); stderr:\n{stderr_of(proc)[-3000:]}")
-        if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"{what}: kill point not reached in {TIMEOUT} s")
-        time.sleep(0.005)
-
-
-def process_state(pid) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rpartition(")")[2].split()[0]
-    except OSError:
-        return "gone"
-
-
-def kill_when(args, log_dir, condition, what):
-    """Run ``avse args``; SIGKILL its process group as soon as ``condition()`` holds (it must still run)."""
-    proc = start(args, log_dir)
-    wait_until(proc, condition, what)
-    assert proc.poll() is None, f"{what}: finished before it could be killed (AVSE_FAULT_SEED={SEED})"
-    kill_group(proc)
-
-
-def kill_after_writes(args, log_dir, writes: int, what):
-    """Run ``avse args``; it stops itself after its ``writes``-th atomic write; SIGKILL it there."""
-    proc = start(args, log_dir, AVSE_TEST_STOP_AFTER_WRITES=writes)
-    wait_until(proc, lambda: process_state(proc.pid) == "T", f"{what} (stop after write {writes})")
-    kill_group(proc)
-
-
-def count_files(root, suffixes) -> int:
-    return sum(1 for _, _, names in os.walk(root) for name in names
-               if name.endswith(suffixes) and not name.startswith("."))
-
-
-def digest(root, skip=()) -> dict:
-    """sha256 of every file under ``root`` (relative path -> hex), without the lock file, hidden
-    temporaries of killed writes (.tmp-*, ignored by every reader) and the folders in ``skip``."""
-    found = {}
-    for folder, folders, names in os.walk(root):
-        relative = os.path.relpath(folder, root)
-        folders[:] = sorted(name for name in folders if os.path.normpath(os.path.join(relative, name)) not in skip)
-        for name in names:
-            if name == ".avse.lock" or name.startswith(".tmp-"):
-                continue
-            with open(os.path.join(folder, name), "rb") as handle:
-                found[os.path.normpath(os.path.join(relative, name))] = hashlib.sha256(handle.read()).hexdigest()
-    return found
-
-
-def assert_same_files(reference, faulted, skip=()):
-    expected, actual = digest(reference, skip), digest(faulted, skip)
-    assert sorted(actual) == sorted(expected), (f"AVSE_FAULT_SEED={SEED}: files differ: missing "
-                                                f"{sorted(set(expected) - set(actual))}, extra {sorted(set(actual) - set(expected))}")
-    changed = sorted(name for name in expected if expected[name] != actual[name])
-    assert not changed, f"AVSE_FAULT_SEED={SEED}: content differs after kill -9 and resume: {changed}"
-
-
-def rerun(args) -> None:
-    """The same command again, after the kill: the stale lock must not block it."""
-    assert main([str(arg) for arg in args]) == 0
-
-
-# ----------------------------------------------------------------------------------------------
-# The lock and the disk-full message, in-process (fast)
-
-def test_lock_is_reentrant_in_process_and_refuses_another_process(tmp_path):
-    from avse_tf.errors import WorkFolderBusyError
-    from avse_tf.workdir_lock import LOCK_NAME, work_folder_lock
-
-    folder = str(tmp_path / "work")
-    probe = """
-import sys
-from avse_tf.workdir_lock import work_folder_lock
-try:
-    with work_folder_lock(sys.argv[1]):
-        pass
-except Exception as error:
-    print(type(error).__name__, error)
-    sys.exit(2)
-"""
-    with work_folder_lock(folder, "avse enhancement recipe --work_dir x"):
-        with work_folder_lock(folder):  # a recipe calling its steps in-process
-            assert os.path.isfile(os.path.join(folder, LOCK_NAME))
-        other = subprocess.run([sys.executable, "-c", probe, folder], env=child_env(), capture_output=True, text=True,
-                               timeout=TIMEOUT, check=False)
-        assert other.returncode == 2
-        assert other.stdout.startswith(f"WorkFolderBusyError {folder} is in use by another avse process "
-                                       f"(pid {os.getpid()}: avse enhancement recipe --work_dir x)"), other.stdout
-    # Released: the other process gets it now; the lock file stays (deleting it would race).
-    assert subprocess.run([sys.executable, "-c", probe, folder], env=child_env(), timeout=TIMEOUT, check=False).returncode == 0
-    assert os.path.isfile(os.path.join(folder, LOCK_NAME))
-    assert issubclass(WorkFolderBusyError, avse_tf.errors.UserInputError)
-    # A corpus that is not there is not created by the lock (the step reports it missing).
-    assert main(["enhancement", "tbm_computation", "--data_dir", str(tmp_path / "none"), "--speaker_ids", "1"]) == 2
-    assert not os.path.exists(tmp_path / "none")
-
-
-@pytest.mark.parametrize("command, folder", [
-    ("synth-grid --out W", "W"),
-    ("enhancement audio_preprocessing --data_dir D --speaker_ids 1", "D"),
-    ("enhancement video_preprocessing --data_dir D --speaker_ids 1", "D"),
-    ("enhancement tbm_computation --data_dir D --speaker_ids 1", "D"),
-    ("enhancement mixed_speech_generator --data_dir D --base_speaker_ids 1 --dest_dir m", "D"),
-    ("enhancement tfrecords_generator --data_dir D", "D"),
-    ("enhancement training --data_dir D --train_set t --val_set v --exp e", "D/experiments/e"),
-    ("enhancement testing --data_dir D --test_set t --exp e", "D/enhanced/e"),
-    ("enhancement testing --data_dir D --test_set t --exp e --mask_dir m", "D"),
-    ("enhancement recipe --work_dir W", "W"),
-    ("inpainting audio_preprocessing --data_dir D --speaker_ids 1", "D"),
-    ("inpainting video_preprocessing --data_dir D --speaker_ids 1", "D"),
-    ("inpainting gap_generator --data_dir D --train_speakers 1 --val_speakers 2 --test_speakers 3", "D"),
-    ("inpainting tfrecords_generator --data_dir D", "D"),
-    ("inpainting training --data_dir D --exp e", "D/experiments/e"),
-    ("inpainting testing --data_dir D --test_set r/TEST_SET --exp e", "D/inpainted/e/TEST_SET"),
-    ("inpainting recipe --work_dir W", "W"),
-    ("speech2vid extract_features --data_dir D --features_dir F", "F"),
-    ("speech2vid prepare_data --features_dir F --processed_dir P", "P"),
-    ("speech2vid train --processed_dir P --exp_dir X", "X"),
-    ("speech2vid train_deblur --processed_dir P --exp_dir X", "X"),
-    ("speech2vid evaluate --model m --processed_dir P --output_dir O", "O"),
-])
-def test_every_long_command_locks_the_folder_it_writes(command, folder):
-    from avse_tf.cli.main import build_parser
-    from avse_tf.workdir_lock import resolve_work_folder
-
-    args = build_parser().parse_args(command.split())
-    assert os.path.normpath(resolve_work_folder(args)[0]) == os.path.normpath(folder)
-
-
-def test_only_the_chief_of_a_multi_worker_cluster_locks_the_experiment(monkeypatch):
-    from avse_tf.cli.main import build_parser
-    from avse_tf.workdir_lock import resolve_work_folder
-
-    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
-    for index, expected in ((0, "D/experiments/e"), (1, None)):
-        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        for command, folder in (("enhancement training --data_dir D --train_set t --val_set v --exp e", expected),
-                                ("speech2vid train --processed_dir P --exp_dir X", expected and "X")):
-            assert resolve_work_folder(build_parser().parse_args(command.split()))[0] == folder
-
-
-def test_disk_full_is_recognised_in_every_form_it_takes():
-    import errno
-
-    from avse_tf.errors import DiskFullError, disk_full_error
-
-    message = "and run the same command again (finished files are kept)"
-    found = disk_full_error(OSError(errno.ENOSPC, "No space left on device"), "/data/run/last.keras")
-    assert isinstance(found, DiskFullError) and str(found) == (
-        f"disk full writing /data/run/last.keras: free space on /data/run {message}")
-    # TensorFlow's writers (ResourceExhaustedError) name the temporary: the folder is reported.
-    tf_like = RuntimeError("/data/rec/.tmp-ab12.tfrecord; No space left on device")
-    assert str(disk_full_error(tf_like)) == f"disk full writing in /data/rec: free space on /data/rec {message}"
-    ffmpeg = RuntimeError("ffmpeg failed writing /c/s1/video/x.mpg: Error writing trailer: No space left on device")
-    assert str(disk_full_error(ffmpeg)).startswith("disk full writing /c/s1/video/x.mpg: ")
-    try:  # raised from (h5py, Keras wrap the OSError)
-        try:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        except OSError as cause:
-            raise ValueError("could not save") from cause
-    except ValueError as wrapped:
-        assert isinstance(disk_full_error(wrapped, "/x/y.h5"), DiskFullError)
-    assert disk_full_error(OSError(errno.EACCES, "Permission denied")) is None
-    assert disk_full_error(ValueError("bad shape")) is None
-
-
-def test_cli_prints_one_line_for_a_full_disk(tmp_path, monkeypatch, capsys):
-    import errno
-
-    from avse_tf.data.synth import corpus
-
-    def full(*args, **kwargs):
-        with avse_tf.utils.atomic_path(tmp_path / "out" / "s1" / "audio" / "a.wav") as temporary:
-            with open(temporary, "wb") as handle:
-                handle.write(b"RIFF")
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(corpus, "generate_grid_corpus", full)
-    assert main(["synth-grid", "--out", str(tmp_path / "out")]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    audio = tmp_path / "out" / "s1" / "audio"
-    expected = (f"avse: error: disk full writing {audio / 'a.wav'}: free space on {audio} and run the same command "
-                "again (finished files are kept)")
-    assert lines == [expected]
-    assert os.listdir(tmp_path / "out" / "s1" / "audio") == []  # the temporary is gone
-
 
 # ----------------------------------------------------------------------------------------------
 # The two chains
