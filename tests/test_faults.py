@@ -77,6 +77,11 @@ class Chains:
     def log(self, name):
         return os.path.join(self.logs, name)
 
+    def kill_and_rerun(self, args, name, low, high):
+        """Run ``avse args``, SIGKILL it after its k-th atomic write (k seeded in [low, high]), run it again."""
+        kill_after_writes(args, self.log(name), draw(name, low, high), name)
+        rerun(args)
+
     def require(self, step):
         if self.failed:
             pytest.skip(f"an earlier step failed ({self.failed})")
@@ -175,9 +180,7 @@ def test_video_preprocessing_killed_resumes_to_the_same_landmarks(step):
 def test_tbm_computation_killed_resumes_to_the_same_masks(step):
     chains = step
     assert main(chains.tbm(chains.use("reference"))) == 0
-    k = draw("tbm", 2, 8)
-    kill_after_writes(chains.tbm(chains.use("faulted")), chains.log("tbm"), k, "tbm_computation")
-    rerun(chains.tbm(chains.use("faulted")))
+    chains.kill_and_rerun(chains.tbm(chains.use("faulted")), "tbm", 2, 8)
     assert_same_files(chains.reference, chains.faulted)
 
 
@@ -186,9 +189,7 @@ def test_mixed_speech_generator_killed_resumes_and_a_second_writer_is_refused(st
     chains = step
     for name in ("TRAINING_SET", "VALIDATION_SET", "TEST_SET"):
         assert main(chains.mixtures(chains.reference, name)) == 0
-    k = draw("mix", 2, 8)
-    kill_after_writes(chains.mixtures(chains.use("faulted"), "TRAINING_SET"), chains.log("mix"), k, "mixed_speech_generator")
-    rerun(chains.mixtures(chains.use("faulted"), "TRAINING_SET"))
+    chains.kill_and_rerun(chains.mixtures(chains.use("faulted"), "TRAINING_SET"), "mix", 2, 8)
 
     # Two writers: the first holds the folder (stopped after its first write); the second is refused
     # at once with one line and exit 2; the first, continued, finishes with the right output.
@@ -219,9 +220,7 @@ def test_tfrecords_generator_killed_resumes_to_the_same_examples(step):
 
     chains = step
     assert main(chains.records(chains.use("reference"))) == 0
-    k = draw("records", 2, 14)
-    kill_after_writes(chains.records(chains.use("faulted")), chains.log("records"), k, "tfrecords_generator")
-    rerun(chains.records(chains.use("faulted")))
+    chains.kill_and_rerun(chains.records(chains.use("faulted")), "records", 2, 14)
     for name in ("TRAINING_SET", "VALIDATION_SET", "TEST_SET"):
         expected = read_examples(os.path.join(chains.reference, "tfrecords", name, "records.json"))
         actual = read_examples(os.path.join(chains.faulted, "tfrecords", name, "records.json"))
@@ -276,9 +275,7 @@ def test_testing_killed_resumes_to_the_same_outputs(step):
     chains = step
     # Both runs test the faulted chain's model: the comparison is about testing, not training.
     assert main(chains.testing(chains.use("faulted"), "enhanced_reference")) == 0
-    k = draw("testing", 1, 3)
-    kill_after_writes(chains.testing(chains.use("faulted"), "enhanced"), chains.log("testing"), k, "testing")
-    rerun(chains.testing(chains.use("faulted"), "enhanced"))
+    chains.kill_and_rerun(chains.testing(chains.use("faulted"), "enhanced"), "testing", 1, 3)
     assert_same_files(os.path.join(chains.faulted, "enhanced_reference"), os.path.join(chains.faulted, "enhanced"))
 
 

@@ -179,6 +179,13 @@ def test_savedmodel_stamp_records_the_signature_and_load_checks_it(saved_model_e
         avse_tf.load(unstamped)
 
 
+def _cut_in_half(path):
+    with open(path, "rb") as handle:
+        data = handle.read()
+    with open(path, "wb") as handle:
+        handle.write(data[: len(data) // 2])
+
+
 @pytest.mark.parametrize("damage, reason", [
     ("half_pb", "saved_model.pb is damaged"), ("no_variables", "TensorSliceReader"),
     ("half_variables", "corrupt or not an avse_tf model"), ("no_pb", "saved_model.pb is missing"),
@@ -191,17 +198,11 @@ def test_damaged_savedmodel_is_one_line(saved_model_export, tmp_path, damage, re
     pb = os.path.join(copy, "saved_model.pb")
     data_file = os.path.join(copy, "variables", "variables.data-00000-of-00001")
     if damage == "half_pb":
-        with open(pb, "rb") as handle:
-            data = handle.read()
-        with open(pb, "wb") as handle:
-            handle.write(data[: len(data) // 2])
+        _cut_in_half(pb)
     elif damage == "no_variables":
         shutil.rmtree(os.path.join(copy, "variables"))
     elif damage == "half_variables":
-        with open(data_file, "rb") as handle:
-            data = handle.read()
-        with open(data_file, "wb") as handle:
-            handle.write(data[: len(data) // 2])
+        _cut_in_half(data_file)
     elif damage == "no_pb":
         os.remove(pb)
     else:
