@@ -85,7 +85,8 @@ def _dotted(preset, key):
     return value
 
 
-def resolve_training_flags(args, system, preset_flags: dict, fallbacks: dict, model_flag="model") -> dict:
+def resolve_training_flags(args, system, preset_flags: dict, fallbacks: dict, model_flag="model",
+                           original_regularization=None) -> dict:
     """Fill the ``None`` flags of a training command from its preset; returns the resolved config.
 
     The preset is ``args.preset`` (a name or JSON file), else the first preset of ``--model``
@@ -94,6 +95,10 @@ def resolve_training_flags(args, system, preset_flags: dict, fallbacks: dict, mo
     preset does not know (``null``) takes ``fallbacks[flag]``. Explicit flags win. ``args`` is
     updated in place, and the returned dict (preset, model, every value and where it came from) is
     what :func:`save_resolved_config` writes beside the checkpoint.
+
+    Values of ``dropout`` / ``regularization`` that read differently in the original projects'
+    command lines are warned about (:func:`warn_original_flags`; ``original_regularization`` is
+    its hook, see there); they are used as given.
     """
     model = getattr(args, model_flag, None)
     name = getattr(args, "preset", None)
@@ -121,8 +126,65 @@ def resolve_training_flags(args, system, preset_flags: dict, fallbacks: dict, mo
             value, sources[flag] = fallbacks[flag], "default (preset: unknown)"
         setattr(args, flag, value)
         values[flag] = value
-    return {"system": system.name, "preset": preset.get("name"), "preset_file": name if str(name).endswith(".json")
-            else None, "model": model, "values": values, "sources": sources}
+    config = {"system": system.name, "preset": preset.get("name"), "preset_file": name if str(name).endswith(".json")
+              else None, "model": model, "values": values, "sources": sources}
+    warn_original_flags(config, original_regularization)
+    return config
+
+
+def _flag_text(config, flag):
+    source = config["sources"].get(flag, "flag")
+    value = config["values"][flag]
+    return f"--{flag} {value:g}" if source == "flag" else f"{flag} {value:g} ({source} of {config['preset']})"
+
+
+def original_flag_messages(config, original_regularization=None) -> list:
+    """What a resolved ``dropout`` / ``regularization`` means here, when it looks like an original
+    command line's value (shared by every training command that has these flags):
+
+    - ``dropout`` above 0.5: the original projects took a KEEP probability (``--dropout 0.8`` kept
+      80 % of the units), ours is a drop rate; the message says what the value drops here and that
+      ``1 - value`` gives the original behaviour. A value of 1 or more (the original's "keep all")
+      cannot be a drop rate and raises :class:`UserInputError` naming ``--dropout 0``.
+    - ``regularization`` given explicitly and non-zero (our presets all say 0; the rule is "any value
+      given on the command line"): ours adds ``value * sum(w**2)`` to a MEAN loss, the original
+      added its value to a loss summed over the batch's frames and bins.
+      ``original_regularization(config)`` (the system's hook) returns ``(divisor, how)``: the
+      original's value divided by ``divisor`` is the equivalent one here; ``how`` says what the
+      original summed. Without the hook the message says ~batch x frames x bins in words.
+    """
+    values, messages = config["values"], []
+    dropout = values.get("dropout")
+    if dropout is not None and dropout >= 1:
+        raise UserInputError(f"{_flag_text(config, 'dropout')} would drop every unit: --dropout is a drop rate here; "
+                             "the original projects' keep probability 1 (no dropout) is --dropout 0")
+    if dropout is not None and dropout > 0.5:
+        messages.append(f"{_flag_text(config, 'dropout')} is a drop rate here: it drops {100 * dropout:g} % of the "
+                        f"units in training; the original projects took a keep probability, so their "
+                        f"--dropout {dropout:g} is --dropout {1 - dropout:.4g} here (using {dropout:g} as given)")
+    regularization = values.get("regularization")
+    if regularization and config["sources"].get("regularization") == "flag":
+        head = f"--regularization {regularization:g} is an L2 weight (times the sum of squares) against a mean loss here"
+        if original_regularization is not None:
+            divisor, how = original_regularization(config)
+            messages.append(f"{head}; {how}, so the original's --regularization {regularization:g} is "
+                            f"--regularization {regularization / divisor:.3g} here (using {regularization:g} as given)")
+        else:
+            messages.append(f"{head}; the original projects added it to a loss summed over the batch's frames and "
+                            f"bins, so their value is ~batch x frames x bins times too strong here "
+                            f"(using {regularization:g} as given)")
+    return messages
+
+
+def warn_original_flags(config, original_regularization=None) -> None:
+    """Warn (:class:`~avse_tf.errors.InputWarning`, one ``avse: warning:`` line each) with
+    :func:`original_flag_messages`; the values are used as given."""
+    import warnings
+
+    from avse_tf.errors import InputWarning
+
+    for message in original_flag_messages(config, original_regularization):
+        warnings.warn(InputWarning(message), stacklevel=3)
 
 
 def save_resolved_config(exp_dir, config, extra=None) -> str:
@@ -148,4 +210,4 @@ def add_preset_argument(parser, system_name: str) -> None:
 
 
 __all__ = ["list_presets", "get_preset", "from_preset", "build_model", "resolve_training_flags",
-           "save_resolved_config", "add_preset_argument"]
+           "original_flag_messages", "warn_original_flags", "save_resolved_config", "add_preset_argument"]

@@ -27,6 +27,32 @@ PRESET_FLAGS = {"hidden_units": "architecture.hidden_units", "layers": "architec
 TRAINING_FALLBACKS = {"batch_size": 8, "epochs": 10, "patience": 5}
 
 
+def original_regularization(config, num_audio_samples=48000):
+    """``(divisor, how)``: the original's ``--regularization`` divided by ``divisor`` is the same
+    weight here (hook of :func:`avse_tf.systems.presets.original_flag_messages`).
+
+    Facts of the original (Morrone et al. 2019, ``enhancement_model.py``): its loss was
+    ``data + reg * sum(tf.nn.l2_loss(w))`` = ``data + reg * sum(w**2) / 2``, with ``data`` the SUM of
+    the masked cross-entropy over the batch's valid frames and bins (VL2M), half the sum of the squared
+    errors (``tf.nn.l2_loss``, the IAM models), or a mean (``av_concat_spec``). Ours is the mean over
+    valid frames and bins plus ``reg * sum(w**2)`` (Keras L2, kernels only). Dividing the original's
+    loss by its data term's scale ``S`` (N = batch x frames x bins; S = N, N / 2, 1) gives the weight
+    ``reg / (2 S)``. Frames: those of a ``num_audio_samples`` clip (302 for 48000: 256 zeros prepended,
+    hop 160, end padded).
+    """
+    values, model = config["values"], config["model"]
+    frames = -(-(int(num_audio_samples) + 256) // 160)  # StftConfig("morrone2019").num_frames, without TensorFlow
+    batch, bins = int(values.get("batch_size") or TRAINING_FALLBACKS["batch_size"]), int(values.get("audio_dim") or 257)
+    terms = batch * frames * bins
+    if model == "av_concat_spec":
+        return 2.0, f"the original's {model} loss was a mean and it added half the sum of squares"
+    if model == "vl2m":
+        return 2.0 * terms, (f"the original's {model} loss summed the cross-entropy over {batch} x {frames} x {bins} "
+                             "(batch x frames x bins) terms and it added half the sum of squares")
+    return float(terms), (f"the original's {model} loss was half the sum of squared errors over {batch} x {frames} x "
+                          f"{bins} (batch x frames x bins) terms and it added half the sum of squares")
+
+
 def _testing_folder(args):
     """Lock of ``testing``: the corpus when masks go into its speaker folders, else the output folder."""
     return args.data_dir if args.mask_dir else os.path.join(args.data_dir, args.output_dir, str(args.exp))
@@ -256,8 +282,12 @@ def _training_args(parser):
     parser.add_argument("--hidden_units", type=int, default=None, help="LSTM units (default: the preset's)")
     parser.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: the preset's per model)")
     parser.add_argument("--dropout", type=float, default=None,
-                        help="DROP rate (the original took a keep probability; default: the preset's)")
-    parser.add_argument("--regularization", type=float, default=None, help="L2 weight on kernels (default: the preset's)")
+                        help="DROP rate (the original took a keep probability, so its --dropout P is 1 - P here; "
+                             "above 0.5 a warning says so; default: the preset's)")
+    parser.add_argument("--regularization", type=float, default=None,
+                        help="L2 weight on kernels against a mean loss (default: the preset's, 0); the original's "
+                             "summed loss made its values ~batch x frames x bins times larger: a value given here "
+                             "prints its equivalent")
     parser.add_argument("--patience", type=int, default=None,
                         help=f"early stopping on validation loss (default: {TRAINING_FALLBACKS['patience']})")
     parser.add_argument("--init_ckp", default=None, help="start from this checkpoint's weights (fine-tuning)")
@@ -302,7 +332,9 @@ def run_tfrecords_generator(args) -> int:
 def run_training(args) -> int:
     from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
 
-    config = resolve_training_flags(args, SYSTEM, PRESET_FLAGS, TRAINING_FALLBACKS)
+    config = resolve_training_flags(
+        args, SYSTEM, PRESET_FLAGS, TRAINING_FALLBACKS,
+        original_regularization=lambda resolved: original_regularization(resolved, args.num_audio_samples))
     import_tensorflow_quietly()
     from avse_tf.systems.landmark_enhancement.train import train
     from avse_tf.training.strategy import strategy_from_args
