@@ -209,5 +209,14 @@ def add_preset_argument(parser, system_name: str) -> None:
                              "Explicit flags win; the resolved values are saved in <exp>/config.json")
 
 
-__all__ = ["list_presets", "get_preset", "from_preset", "build_model", "resolve_training_flags",
-           "original_flag_messages", "warn_original_flags", "save_resolved_config", "add_preset_argument"]
+__all__ = [
+    "add_preset_argument",
+    "build_model",
+    "from_preset",
+    "get_preset",
+    "list_presets",
+    "original_flag_messages",
+    "resolve_training_flags",
+    "save_resolved_config",
+    "warn_original_flags",
+]
