@@ -38,8 +38,8 @@ RECOGNIZER_FILE = "recognizer.json"
 # and dropping 1-frame runs, :func:`decode_frame_phones`), collapsing repeats and dropping silence.
 # Cross-entropy on frame targets learns in minutes where CTC from scratch on a few dozen clips stays
 # on the all-blank plateau (the first recogniser here, CTC on 64 clips for 8 epochs, put the blank
-# first in every frame; beam search then gave the one phone N for every clip: PER 0.945 on clean
-# speech).
+# first in every frame; beam search then gave the one phone N for every clip; its PER is in the model
+# card, ``avse_tf/systems/av_inpainting/README.md``).
 # Augmentation, drawn anew each epoch: speed perturbation (resampling by 0.86 ... 1.14, which moves
 # pitch, formants and timing together, like another speaker) and time shifts of up to 0.2 s.
 
@@ -208,9 +208,8 @@ def decode_frame_phones(logits, lengths=None, smoothing=RECOGNIZER_SMOOTHING,
     """Phone ids from the frame classifier's ``[B, T, C]`` logits (class 0 = silence): posteriors
     averaged over ``smoothing`` frames, argmax per frame, runs shorter than ``min_frames`` dropped,
     repeats collapsed, silence dropped. The two settings were chosen on the validation speakers of
-    the model-card run (smoothing 1/3/5/7/9 frames x minimum 1/2/3, an 8-epoch recogniser: PER 0.186
-    with the plain argmax, 0.116 with these). The model card's 16-epoch recogniser, clean speech:
-    validation speakers 0.134 -> 0.077, unseen test speakers 0.050 -> 0.031."""
+    a model-card run (smoothing 1/3/5/7/9 frames x minimum 1/2/3, against the plain argmax); the
+    PERs it gives are in the model card (``avse_tf/systems/av_inpainting/README.md``)."""
     from scipy.ndimage import uniform_filter1d
 
     from avse_tf.data.phones import collapse_frame_labels
@@ -238,8 +237,8 @@ def recognise(recognizer, waveforms, beam_width=1) -> list:
 
     ``beam_width`` 1 (default): the frame classifier's decoding, :func:`decode_frame_phones`.
     ``beam_width`` > 1: CTC beam search (:func:`avse_tf.systems.av_inpainting.model.decode_phones`), meant for
-    CTC-trained phone heads; on the frame classifier it inserts phones (clean unseen speakers of
-    the model-card run: PER 0.131 at width 20 against 0.031).
+    CTC-trained phone heads; on the frame classifier it inserts phones (a higher PER than width 1
+    on clean speech; the recogniser's PERs are in the model card).
     """
     from avse_tf.systems.av_inpainting.model import decode_phones
 
