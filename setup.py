@@ -26,8 +26,9 @@ def version():
 setup(
     name="avse_tf",
     version=version(),
-    description="Audio-visual speech models (enhancement, inpainting, Speech2Vid, lip-to-speech, "
-                "pseudo-visual denoising) in TensorFlow 2 / Keras 3",
+    # What the package includes now: three systems (lip-to-speech and pseudo-visual denoising are planned).
+    description="Audio-visual speech models in TensorFlow 2 / Keras 3: face-landmark speech enhancement, "
+                "speech inpainting and Speech2Vid (lip-to-speech and pseudo-visual denoising planned)",
     long_description=long_description(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
