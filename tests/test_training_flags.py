@@ -38,6 +38,20 @@ def test_dropout_above_one_half_is_used_as_given_with_its_original_meaning(tmp_p
     assert args.dropout == 0.8 and config["values"]["dropout"] == 0.8
 
 
+def test_a_preset_file_with_a_keep_probability_is_named_in_the_warning(tmp_path):
+    from avse_tf.systems.presets import get_preset
+
+    preset = get_preset("av_concat_mask_grid")
+    preset["name"], preset["architecture"]["dropout"] = "from_an_original_command", 0.75
+    path = tmp_path / "preset.json"
+    path.write_text(json.dumps(preset))
+    args, _, messages = _resolve(tmp_path, "--preset", str(path))
+    assert messages[0].startswith("dropout 0.75 (preset architecture.dropout of from_an_original_command) is a drop "
+                                  "rate here: it drops 75 % of the units")
+    assert "is --dropout 0.25 here (using 0.75 as given)" in messages[0]
+    assert args.dropout == 0.75
+
+
 @pytest.mark.parametrize("flags", [["--dropout", "0.5"], ["--dropout", "0.2"], []])
 def test_no_warning_for_drop_rates_up_to_one_half_nor_the_presets(tmp_path, flags):
     assert _resolve(tmp_path, *flags)[2] == []
@@ -64,7 +78,7 @@ def test_explicit_regularization_prints_the_equivalent_value(tmp_path, model, di
     assert args.regularization == 0.001 and config["values"]["regularization"] == 0.001
 
 
-def test_the_command_line_prints_one_warning_line_and_trains_with_the_given_values(tmp_path, capsys):
+def test_the_command_line_prints_one_warning_line_each_and_keeps_the_given_values(tmp_path, capsys):
     # No records: the command stops after resolving the flags and saving config.json (what training used).
     argv = ["enhancement", "training", "--data_dir", str(tmp_path), "--train_set", "a", "--val_set", "b",
             "--exp", "e", "--dropout", "0.8", "--regularization", "1e-4", "--batch_size", "4"]
