@@ -63,9 +63,14 @@ def register(subparsers) -> None:
 
 def run_synth_grid(args) -> int:
     from avse_tf.data.synth.corpus import generate_grid_corpus
+    from avse_tf.data.synth.voices import DISTINCT_VOICES
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserInputError(f"--out {args.out} exists and is not a folder; choose another path")
+    last = args.first_speaker + args.speakers - 1
+    if args.voices == "distinct" and last > DISTINCT_VOICES:
+        raise UserInputError(f"--voices distinct makes {DISTINCT_VOICES} distinct voices (s1..s{DISTINCT_VOICES}); "
+                             f"s{last} would repeat one: use fewer --speakers or --voices legacy")
     description = generate_grid_corpus(args.out, args.speakers, args.utterances, args.seed, args.sample_rate,
                                        first_speaker=args.first_speaker, voices=args.voices)
     total = sum(len(speaker["utterances"]) for speaker in description["speakers"])

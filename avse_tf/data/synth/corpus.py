@@ -43,7 +43,7 @@ class SyntheticSpeaker:
     warp: float = 1.0
 
     @classmethod
-    def create(cls, seed: int, index: int, voices: str = "legacy") -> "SyntheticSpeaker":
+    def create(cls, seed: int, index: int, voices: str = "legacy") -> SyntheticSpeaker:
         if voices not in VOICE_MODES:
             raise ValueError(f"voices must be one of {VOICE_MODES}, got {voices!r}")
         rng = np.random.default_rng([seed, index])
@@ -66,14 +66,14 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
     # The vocal-tract-length warp plays espeak's output ``warp`` times faster (resampling from
     # ``warp`` x its rate): every frequency, formants and f0, is scaled by ``warp``. espeak
     # speaks ``warp`` times slower to keep the speaker's rate, so the warp costs nothing extra.
-    rate = int(round(speaker.rate / warp))
+    rate = round(speaker.rate / warp)
     while True:  # speed up rather than truncate a sentence that does not fit the clip
         utterance = synthesizer.synthesize(text, voice=speaker.voice, rate=rate, pitch=speaker.pitch, word_gap=2)
         duration = utterance.waveform.size / utterance.sample_rate / warp
         if duration <= clip_seconds - 0.4 or rate > 400:
             break
         rate = int(rate * 1.15)
-    num_samples = int(round(clip_seconds * sample_rate))
+    num_samples = round(clip_seconds * sample_rate)
     speech = resample(utterance.waveform, utterance.sample_rate * warp, sample_rate)
     if warp != 1.0:
         utterance.phonemes = [(label, start / warp, end / warp) for label, start, end in utterance.phonemes]
@@ -82,11 +82,11 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
     slack = max(0.0, clip_seconds - duration - 0.15)
     offset = float(rng.uniform(min(0.25, slack), max(min(0.25, slack), slack * 0.8)))
     audio = rng.normal(0.0, 10 ** (NOISE_FLOOR_DBFS / 20), num_samples).astype(np.float32)
-    start = int(round(offset * sample_rate))
+    start = round(offset * sample_rate)
     length = min(speech.size, num_samples - start)
     audio[start:start + length] += speech[:length]
 
-    num_frames = int(round(clip_seconds * fps))
+    num_frames = round(clip_seconds * fps)
     opening, width = mouth_track(utterance.phonemes, num_frames, fps, offset)
     sway_phase = rng.uniform(0, 2 * np.pi, size=2)
     frames = np.stack([

@@ -70,7 +70,7 @@ def utterance_embedding(waveform, sample_rate: int, floor_db: float = 40.0) -> n
 
     waveform = np.asarray(waveform, np.float32)
     cepstra = np.asarray(mfcc_htk(waveform, sample_rate))
-    frame_length, step = int(round(0.025 * sample_rate)), int(round(0.010 * sample_rate))
+    frame_length, step = round(0.025 * sample_rate), round(0.010 * sample_rate)
     padded = np.concatenate([waveform, np.zeros(frame_length, np.float32)])
     energy = np.array([np.sum(padded[t * step: t * step + frame_length] ** 2) for t in range(len(cepstra))])
     level = 10 * np.log10(np.maximum(energy, 1e-20))
@@ -78,10 +78,10 @@ def utterance_embedding(waveform, sample_rate: int, floor_db: float = 40.0) -> n
     return np.concatenate([speech.mean(axis=0), speech.std(axis=0)])
 
 
-def speaker_id_accuracy(embeddings, labels) -> float:
-    """Leave-one-out nearest-centroid accuracy: each utterance is labelled with the speaker whose
-    mean embedding (its own utterance left out) is nearest, after standardising every dimension
-    over all utterances. Speakers need at least 2 utterances."""
+def speaker_id_predictions(embeddings, labels) -> list:
+    """Leave-one-out nearest-centroid labels: each utterance gets the speaker whose mean embedding
+    (its own utterance left out) is nearest, after standardising every dimension over all
+    utterances. Speakers need at least 2 utterances."""
     embeddings = np.asarray(embeddings, np.float64)
     labels = np.asarray(labels)
     speakers = sorted(set(labels.tolist()))
@@ -90,7 +90,7 @@ def speaker_id_accuracy(embeddings, labels) -> float:
     features = (embeddings - embeddings.mean(axis=0)) / np.maximum(embeddings.std(axis=0), 1e-12)
     sums = {s: features[labels == s].sum(axis=0) for s in speakers}
     counts = {s: int(np.sum(labels == s)) for s in speakers}
-    correct = 0
+    predictions = []
     for feature, label in zip(features, labels):
         distances = []
         for speaker in speakers:
@@ -99,13 +99,20 @@ def speaker_id_accuracy(embeddings, labels) -> float:
             else:
                 centroid = sums[speaker] / counts[speaker]
             distances.append(float(np.sum((feature - centroid) ** 2)))
-        correct += speakers[int(np.argmin(distances))] == label
-    return correct / len(labels)
+        predictions.append(speakers[int(np.argmin(distances))])
+    return predictions
+
+
+def speaker_id_accuracy(embeddings, labels) -> float:
+    """Fraction of utterances :func:`speaker_id_predictions` labels with their own speaker."""
+    predictions = speaker_id_predictions(embeddings, labels)
+    return float(np.mean([predicted == label for predicted, label in zip(predictions, labels)]))
 
 
 def corpus_speaker_id(root, speakers=None, utterances: int | None = None) -> dict:
     """The check on a GRID-layout corpus (``root/s<k>/audio/<id>.wav``): ``accuracy``, ``speakers``,
-    ``utterances`` (per speaker, the first ``utterances`` in sorted order; default all). Audio is
+    ``confusions`` ({speaker: [speakers its misidentified utterances went to]}), ``utterances``
+    (per speaker, the first ``utterances`` in sorted order; default all). Audio is
     read at 16 kHz."""
     from avse_tf.audio.io import load_audio
     from avse_tf.constants import SAMPLE_RATE
@@ -119,8 +126,13 @@ def corpus_speaker_id(root, speakers=None, utterances: int | None = None) -> dic
             path = os.path.join(str(root), speaker, "audio", f"{utterance_id}.wav")
             embeddings.append(utterance_embedding(load_audio(path, SAMPLE_RATE), SAMPLE_RATE))
             labels.append(speaker)
-    return {"accuracy": speaker_id_accuracy(embeddings, labels), "speakers": len(speakers),
-            "utterances": len(labels)}
+    predictions = speaker_id_predictions(embeddings, labels)
+    confusions: dict = {}
+    for predicted, label in zip(predictions, labels):
+        if predicted != label:
+            confusions.setdefault(label, []).append(predicted)
+    return {"accuracy": float(np.mean([p == t for p, t in zip(predictions, labels)])), "speakers": len(speakers),
+            "utterances": len(labels), "confusions": confusions}
 
 
 def main(argv=None) -> int:
@@ -134,6 +146,8 @@ def main(argv=None) -> int:
     result = corpus_speaker_id(args.corpus, args.speakers, args.utterances)
     print(f"speaker-ID accuracy {100 * result['accuracy']:.1f} % ({result['speakers']} speakers, "
           f"{result['utterances']} utterances, leave-one-out nearest centroid)")
+    for speaker, predicted in sorted(result["confusions"].items()):
+        print(f"  {speaker} taken for {' '.join(predicted)}")
     return 0
 
 
