@@ -5,7 +5,9 @@
 (GRID word alignments), and ``DIR/synth_grid.json`` describing the speakers.
 
 Each speaker has an espeak-ng voice variant, pitch and speaking rate, and a face identity (with
-``voices="distinct"`` also a vocal-tract-length warp; see :func:`speaker_voice`); each utterance is a GRID sentence spoken after a random leading silence inside a 3.0 s clip. Every
+``voices="distinct"`` also a vocal-tract-length warp, and no voice shared: see
+:mod:`avse_tf.data.synth.voices`); each utterance is a GRID sentence spoken after a random
+leading silence inside a 3.0 s clip. Every
 random choice comes from ``numpy.random.default_rng([seed, speaker, utterance])``, and audio and
 video encoding are bit-exact, so the same arguments give the same bytes. Files that already exist
 are kept: an interrupted run, started again, finishes the rest.
@@ -106,7 +108,7 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
 
     ``voices``: ``"legacy"`` (each speaker draws one of 9 male / 7 female espeak variants with
     replacement, so speakers can share a voice; the corpus the model cards were measured on) or
-    ``"distinct"`` (no two speakers share a voice: :func:`speaker_voice`, up to
+    ``"distinct"`` (no two speakers share a voice: :func:`~avse_tf.data.synth.voices.speaker_voice`, up to
     :data:`DISTINCT_VOICES` speakers).
     """
     from avse_tf.video.io import write_video
