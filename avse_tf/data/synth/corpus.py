@@ -7,10 +7,10 @@
 Each speaker has an espeak-ng voice variant, pitch and speaking rate, and a face identity (with
 ``voices="distinct"`` also a vocal-tract-length warp, and no voice shared: see
 :mod:`avse_tf.data.synth.voices`); each utterance is a GRID sentence spoken after a random
-leading silence inside a 3.0 s clip. Every
-random choice comes from ``numpy.random.default_rng([seed, speaker, utterance])``, and audio and
-video encoding are bit-exact, so the same arguments give the same bytes. Files that already exist
-are kept: an interrupted run, started again, finishes the rest.
+leading silence inside a 3.0 s clip. Every random choice comes from
+``numpy.random.default_rng([seed, speaker, utterance])``, and audio and video encoding are
+bit-exact, so the same arguments give the same bytes. Files that already exist are kept: an
+interrupted run, started again, finishes the rest.
 """
 
 from __future__ import annotations
