@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ def _digest(root):
     for folder, _, names in os.walk(root):
         for name in names:
             path = os.path.join(folder, name)
-            digest[os.path.relpath(path, root)] = hashlib.md5(open(path, "rb").read()).hexdigest()
+            digest[os.path.relpath(path, root)] = hashlib.md5(Path(path).read_bytes()).hexdigest()
     return digest
 
 
@@ -72,7 +73,7 @@ def test_same_seed_same_bytes_and_resume(tmp_path):
     assert len(digest) == 2 * 2 * 3 + 1
     assert digest == _digest(second)
     # A killed run leaves some files missing: running again restores exactly those bytes.
-    removed = sorted(path for path in digest if path.endswith(".mpg"))[0]
+    removed = min(path for path in digest if path.endswith(".mpg"))
     os.remove(first / removed)
     generate_grid_corpus(str(first), speakers=2, utterances=2, seed=7)
     assert _digest(first) == digest
@@ -107,7 +108,7 @@ def test_dlib_finds_the_face_and_the_mouth_follows_speech(small_corpus):
     found, total, correlations = 0, 0, []
     for speaker in description["speakers"]:
         for utterance_id in speaker["utterances"]:
-            frames, fps = read_video(os.path.join(root, speaker["name"], "video", f"{utterance_id}.mpg"), grayscale=True)
+            frames, _ = read_video(os.path.join(root, speaker["name"], "video", f"{utterance_id}.mpg"), grayscale=True)
             found += sum(extractor.detect(frame) is not None for frame in frames)
             total += len(frames)
             opening = mouth_opening(extractor.extract(frames).points)

@@ -28,6 +28,8 @@ def add_length_policy_arguments(parser) -> None:
 
 
 def register(subparsers) -> None:
+    from avse_tf.data.synth.voices import DISTINCT_VOICES, WARP_FACTORS
+
     synth = subparsers.add_parser(
         "synth-grid", help="write a synthetic GRID-layout audio-visual corpus (espeak-ng speech, rendered face)",
         description="Write DIR/s<k>/{audio/<id>.wav, video/<id>.mpg, align/<id>.align} in GRID's layout: "
@@ -40,6 +42,13 @@ def register(subparsers) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed")
     synth.add_argument("--sample_rate", type=positive_int, default=SAMPLE_RATE, help="audio sample rate in Hz")
     synth.add_argument("--first_speaker", type=positive_int, default=1, help="number of the first speaker folder")
+    synth.add_argument("--voices", choices=("legacy", "distinct"), default="legacy",
+                       help="legacy (default for now; the corpus the model cards were measured on): each "
+                            "speaker draws one of 9 male / 7 female espeak-ng variants with replacement, so "
+                            "speakers can share a voice. distinct: no two speakers share a voice, up to "
+                            f"{DISTINCT_VOICES} speakers (s1..s{DISTINCT_VOICES}): 14 male x 14 female "
+                            f"variants, each with {len(WARP_FACTORS)} vocal-tract-length warps "
+                            f"({WARP_FACTORS[0]}-{WARP_FACTORS[-1]}), and spread pitch and rate")
     synth.set_defaults(func=run_synth_grid, work_folder="out")
 
     landmarks = subparsers.add_parser(
@@ -54,11 +63,16 @@ def register(subparsers) -> None:
 
 def run_synth_grid(args) -> int:
     from avse_tf.data.synth.corpus import generate_grid_corpus
+    from avse_tf.data.synth.voices import DISTINCT_VOICES
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserInputError(f"--out {args.out} exists and is not a folder; choose another path")
+    last = args.first_speaker + args.speakers - 1
+    if args.voices == "distinct" and last > DISTINCT_VOICES:
+        raise UserInputError(f"--voices distinct makes {DISTINCT_VOICES} distinct voices (s1..s{DISTINCT_VOICES}); "
+                             f"s{last} would repeat one: use fewer --speakers or --voices legacy")
     description = generate_grid_corpus(args.out, args.speakers, args.utterances, args.seed, args.sample_rate,
-                                       first_speaker=args.first_speaker)
+                                       first_speaker=args.first_speaker, voices=args.voices)
     total = sum(len(speaker["utterances"]) for speaker in description["speakers"])
     print(f"synthetic GRID corpus: {len(description['speakers'])} speakers, {total} utterances in {args.out}")
     return 0

@@ -4,11 +4,13 @@
 25 fps, with the speech as MP2 sound track, like GRID's), ``DIR/s<k>/align/<id>.align``
 (GRID word alignments), and ``DIR/synth_grid.json`` describing the speakers.
 
-Each speaker has an espeak-ng voice variant, pitch and speaking rate, and a face identity; each
-utterance is a GRID sentence spoken after a random leading silence inside a 3.0 s clip. Every
-random choice comes from ``numpy.random.default_rng([seed, speaker, utterance])``, and audio and
-video encoding are bit-exact, so the same arguments give the same bytes. Files that already exist
-are kept: an interrupted run, started again, finishes the rest.
+Each speaker has an espeak-ng voice variant, pitch and speaking rate, and a face identity (with
+``voices="distinct"`` also a vocal-tract-length warp, and no voice shared: see
+:mod:`avse_tf.data.synth.voices`); each utterance is a GRID sentence spoken after a random
+leading silence inside a 3.0 s clip. Every random choice comes from
+``numpy.random.default_rng([seed, speaker, utterance])``, and audio and video encoding are
+bit-exact, so the same arguments give the same bytes. Files that already exist are kept: an
+interrupted run, started again, finishes the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.data import grid
 from avse_tf.data.synth.face import FaceIdentity, mouth_track, render_face
 from avse_tf.data.synth.speech import EspeakSynthesizer
+from avse_tf.data.synth.voices import DISTINCT_VOICES, VOICE_MODES, speaker_voice
 from avse_tf.utils import atomic_write_text, progress
 
 MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "max", "steph")
@@ -39,42 +42,53 @@ class SyntheticSpeaker:
     pitch: int
     rate: int
     identity: FaceIdentity
+    warp: float = 1.0
 
     @classmethod
-    def create(cls, seed: int, index: int) -> "SyntheticSpeaker":
+    def create(cls, seed: int, index: int, voices: str = "legacy") -> SyntheticSpeaker:
+        if voices not in VOICE_MODES:
+            raise ValueError(f"voices must be one of {VOICE_MODES}, got {voices!r}")
         rng = np.random.default_rng([seed, index])
         female = bool(index % 2 == 0)  # alternate, so any 2 consecutive speakers differ in sex
         variants = FEMALE_VARIANTS if female else MALE_VARIANTS
-        voice = "en-us+" + variants[int(rng.integers(len(variants)))]
-        return cls(
-            name=grid.speaker_name(index), female=female, voice=voice,
-            pitch=int(rng.integers(35, 70)), rate=int(rng.integers(115, 145)),
-            identity=FaceIdentity.random(rng, female=female),
-        )
+        voice = "en-us+" + variants[int(rng.integers(len(variants)))]  # drawn in both modes: same faces
+        pitch, rate = int(rng.integers(35, 70)), int(rng.integers(115, 145))
+        warp = 1.0
+        if voices == "distinct":
+            voice, warp, pitch, rate = speaker_voice(seed, index)
+        return cls(name=grid.speaker_name(index), female=female, voice=voice, pitch=pitch, rate=rate,
+                   identity=FaceIdentity.random(rng, female=female), warp=warp)
 
 
 def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeaker, words, rng,
                          sample_rate: int, clip_seconds: float, fps: float):
     """Audio (float32 at ``sample_rate``), video frames, and word intervals of one clip."""
     text = " ".join(words)
-    rate = speaker.rate
+    warp = float(speaker.warp)
+    # The vocal-tract-length warp plays espeak's output ``warp`` times faster (resampling from
+    # ``warp`` x its rate): every frequency, formants and f0, is scaled by ``warp``. espeak
+    # speaks ``warp`` times slower to keep the speaker's rate, so the warp costs nothing extra.
+    rate = round(speaker.rate / warp)
     while True:  # speed up rather than truncate a sentence that does not fit the clip
         utterance = synthesizer.synthesize(text, voice=speaker.voice, rate=rate, pitch=speaker.pitch, word_gap=2)
-        duration = utterance.waveform.size / utterance.sample_rate
+        duration = utterance.waveform.size / utterance.sample_rate / warp
         if duration <= clip_seconds - 0.4 or rate > 400:
             break
         rate = int(rate * 1.15)
-    num_samples = int(round(clip_seconds * sample_rate))
-    speech = resample(utterance.waveform, utterance.sample_rate, sample_rate)
+    num_samples = round(clip_seconds * sample_rate)
+    speech = resample(utterance.waveform, utterance.sample_rate * warp, sample_rate)
+    if warp != 1.0:
+        utterance.phonemes = [(label, start / warp, end / warp) for label, start, end in utterance.phonemes]
+        utterance.words = [(word, start / warp, end / warp) for word, start, end in utterance.words]
     speech *= rng.uniform(0.35, 0.6) / max(1e-6, float(np.abs(speech).max()))
     slack = max(0.0, clip_seconds - duration - 0.15)
     offset = float(rng.uniform(min(0.25, slack), max(min(0.25, slack), slack * 0.8)))
     audio = rng.normal(0.0, 10 ** (NOISE_FLOOR_DBFS / 20), num_samples).astype(np.float32)
-    start = int(round(offset * sample_rate))
+    start = round(offset * sample_rate)
     length = min(speech.size, num_samples - start)
     audio[start:start + length] += speech[:length]
 
-    num_frames = int(round(clip_seconds * fps))
+    num_frames = round(clip_seconds * fps)
     opening, width = mouth_track(utterance.phonemes, num_frames, fps, offset)
     sway_phase = rng.uniform(0, 2 * np.pi, size=2)
     frames = np.stack([
@@ -89,20 +103,33 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
 
 def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: int = 0,
                          sample_rate: int = SAMPLE_RATE, clip_seconds: float = 3.0, fps: float = FPS,
-                         first_speaker: int = 1) -> dict:
-    """Write the corpus (see module doc); returns the description also saved as ``synth_grid.json``."""
+                         first_speaker: int = 1, voices: str = "legacy") -> dict:
+    """Write the corpus (see module doc); returns the description also saved as ``synth_grid.json``.
+
+    ``voices``: ``"legacy"`` (each speaker draws one of 9 male / 7 female espeak variants with
+    replacement, so speakers can share a voice; the corpus the model cards were measured on) or
+    ``"distinct"`` (no two speakers share a voice: :func:`~avse_tf.data.synth.voices.speaker_voice`, up to
+    :data:`DISTINCT_VOICES` speakers).
+    """
     from avse_tf.video.io import write_video
 
     if speakers < 1 or utterances < 1:
         raise ValueError("need at least one speaker and one utterance")
+    if voices not in VOICE_MODES:
+        raise ValueError(f"voices must be one of {VOICE_MODES}, got {voices!r}")
+    if voices == "distinct" and first_speaker + speakers - 1 > DISTINCT_VOICES:
+        raise ValueError(f"voices='distinct' makes {DISTINCT_VOICES} distinct voices; speakers s{first_speaker}.."
+                         f"s{first_speaker + speakers - 1} would repeat some")
     synthesizer = EspeakSynthesizer()
     description = {
         "generator": "avse_tf synth-grid", "seed": seed, "sample_rate": sample_rate,
         "clip_seconds": clip_seconds, "fps": fps, "frame_size": [360, 288], "speakers": [],
     }
+    if voices != "legacy":  # the legacy description stays byte-identical
+        description["voices"] = voices
     jobs = []
     for index in range(first_speaker, first_speaker + speakers):
-        speaker = SyntheticSpeaker.create(seed, index)
+        speaker = SyntheticSpeaker.create(seed, index, voices)
         ids, used = [], set()
         for number in range(utterances):
             rng = np.random.default_rng([seed, index, number])
@@ -112,10 +139,11 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
             used.add(grid.sentence_to_id(words))
             ids.append(grid.sentence_to_id(words))
             jobs.append((speaker, words, rng))
-        description["speakers"].append({
-            "name": speaker.name, "sex": "female" if speaker.female else "male", "voice": speaker.voice,
-            "pitch": speaker.pitch, "rate_wpm": speaker.rate, "utterances": ids,
-        })
+        entry = {"name": speaker.name, "sex": "female" if speaker.female else "male", "voice": speaker.voice,
+                 "pitch": speaker.pitch, "rate_wpm": speaker.rate, "utterances": ids}
+        if voices != "legacy":
+            entry["warp"] = speaker.warp  # formants and f0 scaled by this factor
+        description["speakers"].append(entry)
     for speaker, words, rng in progress(jobs, "synth-grid"):
         utterance_id = grid.sentence_to_id(words)
         root = os.path.join(out_dir, speaker.name)
