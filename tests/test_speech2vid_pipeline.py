@@ -172,8 +172,8 @@ def test_bad_input_gives_one_line_errors(prepared, trained, tmp_path, capsys):
 @pytest.mark.slow
 def test_short_training_learns_lip_motion_on_an_unseen_utterance(prepared, tmp_path):
     """About 300 steps on 4 clips: the generated mouth already opens and closes with the speech
-    of the held-out utterance, which a still image (correlation 0) cannot (the longer run in
-    models/README.md also beats the still on PSNR / SSIM)."""
+    of the held-out utterance, and beats the identity still's lip sync by a margin (the longer run
+    in models/README.md also beats the still on PSNR / SSIM)."""
     from avse_tf.systems.speech2vid.evaluate import evaluate
     from avse_tf.systems.speech2vid.train import train
 
@@ -185,5 +185,7 @@ def test_short_training_learns_lip_motion_on_an_unseen_utterance(prepared, tmp_p
     assert losses[-1] < 0.5 * losses[0]
     result = evaluate(os.path.join(exp, "best.keras"), processed, str(tmp_path / "evaluation"), split="test")
     model, still = result["summary"]["speech2vid"], result["summary"]["identity still (baseline)"]
-    assert still["lip_corr"] == 0.0
-    assert model["lip_corr"] > 0.3, result["table"]
+    # The still is scored from real frames (a finite PSNR against the clip), and the generated
+    # mouth's correlation with the real one beats the still's by 0.3 (the still cannot move).
+    assert 5 < still["psnr"] < 60, result["table"]
+    assert model["lip_corr"] > still["lip_corr"] + 0.3, result["table"]
