@@ -83,12 +83,20 @@ def test_testing_writes_metrics_wavs_and_figures(prepared, capsys):
     out = os.path.join(prepared, "inpainted", "av_blstm_mtl", "TEST_SET_400ms")
     import csv
 
+    from avse_tf.metrics import edit_distance
+    from avse_tf.systems.av_inpainting.phone_recognizer import recognizer_per
+
     rows = list(csv.DictReader(open(os.path.join(out, "metrics_av_blstm_mtl.csv"))))
     assert len(rows) == 3
-    for row in rows:
+    # The PER columns score each row's own utterance: its clean-speech errors and phone count equal
+    # what the recogniser hears in the corpus wav against the corpus alignment, clip by clip.
+    clean = recognizer_per(os.path.join(prepared, "experiments", "phone_recognizer"), prepared,
+                           [(4, row["utterance"]) for row in rows])
+    for row, (_, utterance, reference, heard) in zip(rows, clean["examples"]):
         assert float(row["gap_ms"]) == 33 * 12.0
         assert float(row["stoi_inpainted"]) > float(row["stoi_unprocessed"])  # anything beats silence in the gap
-        assert int(row["phones"]) > 10 and int(row["phone_errors_inpainted"]) >= 0
+        assert int(row["phones"]) == len(reference) > 10, (row, utterance)
+        assert int(row["phone_errors_clean"]) == edit_distance(reference, heard), (row, utterance)
     assert len([n for n in os.listdir(os.path.join(out, "s4")) if n.endswith(".wav")]) == 3
     assert len([n for n in os.listdir(os.path.join(out, "s4")) if n.endswith(".png")]) == 2
     # Oracle phase: the analysis mode.
