@@ -1,4 +1,4 @@
-"""The enhancement paper's claims as tests, with margins, on unseen synthetic voices.
+"""The enhancement paper's claims as tests, with margins, on held-out synthetic voices.
 
 A small corpus with ``voices="distinct"`` (no two speakers share a voice, so the test speakers'
 voices are disjoint from the training ones), 2-speaker mixtures, av_concat_mask and vl2m trained
@@ -100,7 +100,7 @@ def claims(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_av_concat_mask_beats_the_mixture_by_1_db_on_unseen_voices(claims):
+def test_av_concat_mask_beats_the_mixture_by_1_db_on_held_out_voices(claims):
     gain = claims["av"] - claims["mixture"]
     assert claims["mixture"].size == 3 * UTTERANCES * NUM_MIX
     assert gain.mean() >= 1.0, gain.mean()  # the claim itself: >= 1 dB SDR over the unprocessed mixture
