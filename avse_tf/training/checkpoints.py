@@ -11,6 +11,8 @@ registers are named (:func:`unknown_classes`). Every failure is a one-line
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import zipfile
@@ -82,10 +84,25 @@ def read_keras_config(path, what="model checkpoint", remedy=DEFAULT_REMEDY) -> d
     """The model config of an existing ``.keras`` file, after the checks of the module docstring;
     no Keras import, nothing built."""
     path = os.fspath(path)
-    reason = None
     if not os.access(path, os.R_OK):
         raise UserInputError(f"cannot read {what} {path}: permission denied; {remedy}")
-    if os.path.getsize(path) == 0:
+    stat = os.stat(path)
+    # One CRC pass per file version: avse_tf.load reads the config up to three times (model id,
+    # system, load); a rewritten file has another size or mtime and is checked again.
+    config, reason = _verified_config(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if reason:
+        raise model_file_error(path, reason, what, remedy)
+    if lambda_layers(config):
+        raise UntrustedModelError(f"cannot load {what}: {path} {LAMBDA_REFUSAL} (layer "
+                                  f"{', '.join(lambda_layers(config))}); {remedy}")
+    return copy.deepcopy(config)  # the cached one stays as read
+
+
+@functools.lru_cache(maxsize=8)
+def _verified_config(path, size, mtime_ns):
+    """``(config, None)`` or ``(None, reason)`` for the archive at ``path`` (size and mtime key the cache)."""
+    config, reason = None, None
+    if size == 0:
         reason = "empty file, 0 bytes"
     elif not zipfile.is_zipfile(path):
         reason = "not a zip archive, or cut short"
@@ -106,12 +123,7 @@ def read_keras_config(path, what="model checkpoint", remedy=DEFAULT_REMEDY) -> d
             reason = f"damaged zip archive: {short_reason(error)}"
         except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
             reason = f"{KERAS_CONFIG} is not valid JSON: {short_reason(error)}"
-    if reason:
-        raise model_file_error(path, reason, what, remedy)
-    if lambda_layers(config):
-        raise UntrustedModelError(f"cannot load {what}: {path} {LAMBDA_REFUSAL} (layer "
-                                  f"{', '.join(lambda_layers(config))}); {remedy}")
-    return config
+    return (None, reason) if reason else (config, None)
 
 
 def load_model(path, what="model checkpoint", flag="--ckp", compile=True):
