@@ -85,9 +85,11 @@ def test_distinct_corpus_same_seed_same_bytes(tmp_path):
     assert saved == description and saved["voices"] == "distinct"
     parameters = [(s["voice"], s["warp"], s["pitch"], s["rate_wpm"]) for s in saved["speakers"]]
     assert parameters == [speaker_voice(7, index) for index in (1, 2)]
-    # the legacy corpus (the default) is unchanged: no voice fields added, other audio
-    legacy_description = generate_grid_corpus(str(legacy), speakers=2, utterances=2, seed=7)
-    assert "voices" not in legacy_description and "warp" not in legacy_description["speakers"][0]
+    # the legacy corpus (the old default) is unchanged: no voice or video fields added, other audio
+    legacy_description = generate_grid_corpus(str(legacy), speakers=2, utterances=2, seed=7, voices="legacy",
+                                              video="legacy")
+    assert not {"voices", "video"} & set(legacy_description)
+    assert not {"warp", "av_offset_ms"} & set(legacy_description["speakers"][0])
     legacy_digest = _digest(legacy)
     audio = [path for path in digest if path.endswith(".wav")]
     assert all(digest[path] != legacy_digest.get(path) for path in audio)

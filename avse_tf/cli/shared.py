@@ -42,13 +42,18 @@ def register(subparsers) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed")
     synth.add_argument("--sample_rate", type=positive_int, default=SAMPLE_RATE, help="audio sample rate in Hz")
     synth.add_argument("--first_speaker", type=positive_int, default=1, help="number of the first speaker folder")
-    synth.add_argument("--voices", choices=("legacy", "distinct"), default="legacy",
-                       help="legacy (default for now; the corpus the model cards were measured on): each "
-                            "speaker draws one of 9 male / 7 female espeak-ng variants with replacement, so "
-                            "speakers can share a voice. distinct: no two speakers share a voice, up to "
+    synth.add_argument("--voices", choices=("distinct", "legacy"), default="distinct",
+                       help="distinct (default): no two speakers share a voice, up to "
                             f"{DISTINCT_VOICES} speakers (s1..s{DISTINCT_VOICES}): 14 male x 14 female "
-                            f"variants, each with {len(WARP_FACTORS)} vocal-tract-length warps "
-                            f"({WARP_FACTORS[0]}-{WARP_FACTORS[-1]}), and spread pitch and rate")
+                            f"espeak-ng variants, each with {len(WARP_FACTORS)} vocal-tract-length warps "
+                            f"({WARP_FACTORS[0]}-{WARP_FACTORS[-1]}), and spread pitch and rate. legacy: each "
+                            "speaker draws one of 9 male / 7 female variants with replacement, so speakers "
+                            "can share a voice (the corpus the first model cards were measured on)")
+    synth.add_argument("--video", choices=("camera", "legacy"), default="camera",
+                       help="camera (default): per-utterance audio-visual offset (up to +-2 frames, in "
+                            "synth_grid.json as av_offset_ms), coarticulated mouth, blinks, head motion, "
+                            "lighting and sensor noise. legacy: the mouth an exact, synchronous function of "
+                            "the phonemes on a face that sways by 1.5 px (the first model cards' renderer)")
     synth.set_defaults(func=run_synth_grid, work_folder="out")
 
     landmarks = subparsers.add_parser(
@@ -72,7 +77,7 @@ def run_synth_grid(args) -> int:
         raise UserInputError(f"--voices distinct makes {DISTINCT_VOICES} distinct voices (s1..s{DISTINCT_VOICES}); "
                              f"s{last} would repeat one: use fewer --speakers or --voices legacy")
     description = generate_grid_corpus(args.out, args.speakers, args.utterances, args.seed, args.sample_rate,
-                                       first_speaker=args.first_speaker, voices=args.voices)
+                                       first_speaker=args.first_speaker, voices=args.voices, video=args.video)
     total = sum(len(speaker["utterances"]) for speaker in description["speakers"])
     print(f"synthetic GRID corpus: {len(description['speakers'])} speakers, {total} utterances in {args.out}")
     return 0

@@ -4,10 +4,12 @@
 25 fps, with the speech as MP2 sound track, like GRID's), ``DIR/s<k>/align/<id>.align``
 (GRID word alignments), and ``DIR/synth_grid.json`` describing the speakers.
 
-Each speaker has an espeak-ng voice variant, pitch and speaking rate, and a face identity (with
-``voices="distinct"`` also a vocal-tract-length warp, and no voice shared: see
-:mod:`avse_tf.data.synth.voices`); each utterance is a GRID sentence spoken after a random
-leading silence inside a 3.0 s clip. Every random choice comes from
+Each speaker has a voice no other speaker has (an espeak-ng variant, a vocal-tract-length warp,
+pitch and speaking rate: :mod:`avse_tf.data.synth.voices`; ``voices="legacy"`` draws variants with
+replacement) and a face identity; each utterance is a GRID sentence spoken after a random leading
+silence inside a 3.0 s clip, filmed by the camera-like renderer (:mod:`avse_tf.data.synth.camera`:
+audio-visual offset, coarticulation, blinks, head motion, lighting; ``video="legacy"``: the mouth
+an exact, synchronous function of the phonemes). Every random choice comes from
 ``numpy.random.default_rng([seed, speaker, utterance])``, and audio and video encoding are
 bit-exact, so the same arguments give the same bytes. Files that already exist are kept: an
 interrupted run, started again, finishes the rest.
@@ -24,6 +26,7 @@ import numpy as np
 from avse_tf.audio.io import resample, write_audio
 from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.data import grid
+from avse_tf.data.synth.camera import VIDEO_MODES, CameraTake, camera_take, coarticulated_mouth_track, film
 from avse_tf.data.synth.face import FaceIdentity, mouth_track, render_face
 from avse_tf.data.synth.speech import EspeakSynthesizer
 from avse_tf.data.synth.voices import DISTINCT_VOICES, VOICE_MODES, speaker_voice
@@ -45,7 +48,7 @@ class SyntheticSpeaker:
     warp: float = 1.0
 
     @classmethod
-    def create(cls, seed: int, index: int, voices: str = "legacy") -> SyntheticSpeaker:
+    def create(cls, seed: int, index: int, voices: str = "distinct") -> SyntheticSpeaker:
         if voices not in VOICE_MODES:
             raise ValueError(f"voices must be one of {VOICE_MODES}, got {voices!r}")
         rng = np.random.default_rng([seed, index])
@@ -61,8 +64,11 @@ class SyntheticSpeaker:
 
 
 def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeaker, words, rng,
-                         sample_rate: int, clip_seconds: float, fps: float):
-    """Audio (float32 at ``sample_rate``), video frames, and word intervals of one clip."""
+                         sample_rate: int, clip_seconds: float, fps: float, take: CameraTake | None = None):
+    """Audio (float32 at ``sample_rate``), video frames, and word intervals of one clip.
+
+    ``take``: the camera-like renderer's recording conditions (:mod:`~avse_tf.data.synth.camera`);
+    ``None`` renders the legacy video."""
     text = " ".join(words)
     warp = float(speaker.warp)
     # The vocal-tract-length warp plays espeak's output ``warp`` times faster (resampling from
@@ -89,6 +95,13 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
     audio[start:start + length] += speech[:length]
 
     num_frames = round(clip_seconds * fps)
+    words_in_clip = [(word, start_s + offset, end_s + offset) for word, start_s, end_s in utterance.words]
+    if take is not None:
+        opening, width = coarticulated_mouth_track(utterance.phonemes, num_frames, fps, offset, take)
+        centre = (speaker.identity.centre_x, speaker.identity.centre_y)
+        frames = np.stack([film(render_face(speaker.identity, o, w, eyelid=take.eyelid[i]), take, i, centre)
+                           for i, (o, w) in enumerate(zip(opening, width))])
+        return audio, frames, words_in_clip
     opening, width = mouth_track(utterance.phonemes, num_frames, fps, offset)
     sway_phase = rng.uniform(0, 2 * np.pi, size=2)
     frames = np.stack([
@@ -97,19 +110,23 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
                     head_dy=1.0 * np.sin(2 * np.pi * 0.3 * i / fps + sway_phase[1]))
         for i, (o, w) in enumerate(zip(opening, width))
     ])
-    words_in_clip = [(word, start_s + offset, end_s + offset) for word, start_s, end_s in utterance.words]
     return audio, frames, words_in_clip
 
 
 def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: int = 0,
                          sample_rate: int = SAMPLE_RATE, clip_seconds: float = 3.0, fps: float = FPS,
-                         first_speaker: int = 1, voices: str = "legacy") -> dict:
+                         first_speaker: int = 1, voices: str = "distinct", video: str = "camera") -> dict:
     """Write the corpus (see module doc); returns the description also saved as ``synth_grid.json``.
 
     ``voices``: ``"legacy"`` (each speaker draws one of 9 male / 7 female espeak variants with
     replacement, so speakers can share a voice; the corpus the model cards were measured on) or
     ``"distinct"`` (no two speakers share a voice: :func:`~avse_tf.data.synth.voices.speaker_voice`, up to
     :data:`DISTINCT_VOICES` speakers).
+
+    ``video``: ``"camera"`` (audio-visual offset, coarticulation, blinks, head motion, lighting and
+    sensor noise: :mod:`~avse_tf.data.synth.camera`; each utterance's offset is recorded as
+    ``av_offset_ms`` of its speaker) or ``"legacy"`` (the mouth an exact, synchronous function of
+    the phonemes, a 1.5 px sway; the renderer the model cards were first measured on).
     """
     from avse_tf.video.io import write_video
 
@@ -117,6 +134,8 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
         raise ValueError("need at least one speaker and one utterance")
     if voices not in VOICE_MODES:
         raise ValueError(f"voices must be one of {VOICE_MODES}, got {voices!r}")
+    if video not in VIDEO_MODES:
+        raise ValueError(f"video must be one of {VIDEO_MODES}, got {video!r}")
     if voices == "distinct" and first_speaker + speakers - 1 > DISTINCT_VOICES:
         raise ValueError(f"voices='distinct' makes {DISTINCT_VOICES} distinct voices; speakers s{first_speaker}.."
                          f"s{first_speaker + speakers - 1} would repeat some")
@@ -125,12 +144,14 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
         "generator": "avse_tf synth-grid", "seed": seed, "sample_rate": sample_rate,
         "clip_seconds": clip_seconds, "fps": fps, "frame_size": [360, 288], "speakers": [],
     }
-    if voices != "legacy":  # the legacy description stays byte-identical
+    if voices != "legacy":  # a legacy corpus's description stays byte-identical
         description["voices"] = voices
+    if video != "legacy":
+        description["video"] = video
     jobs = []
     for index in range(first_speaker, first_speaker + speakers):
         speaker = SyntheticSpeaker.create(seed, index, voices)
-        ids, used = [], set()
+        ids, used, offsets = [], set(), {}
         for number in range(utterances):
             rng = np.random.default_rng([seed, index, number])
             words = grid.random_sentence(rng)
@@ -138,13 +159,19 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
                 words = grid.random_sentence(rng)
             used.add(grid.sentence_to_id(words))
             ids.append(grid.sentence_to_id(words))
-            jobs.append((speaker, words, rng))
+            take = None
+            if video == "camera":  # its own generator: the audio's draws stay those of the legacy corpus
+                take = camera_take(np.random.default_rng([seed, index, number, 15]), round(clip_seconds * fps), fps)
+                offsets[ids[-1]] = round(1000 * take.av_offset, 1)
+            jobs.append((speaker, words, rng, take))
         entry = {"name": speaker.name, "sex": "female" if speaker.female else "male", "voice": speaker.voice,
                  "pitch": speaker.pitch, "rate_wpm": speaker.rate, "utterances": ids}
         if voices != "legacy":
             entry["warp"] = speaker.warp  # formants and f0 scaled by this factor
+        if video == "camera":
+            entry["av_offset_ms"] = offsets  # per utterance; positive: the video lags the audio
         description["speakers"].append(entry)
-    for speaker, words, rng in progress(jobs, "synth-grid"):
+    for speaker, words, rng, take in progress(jobs, "synth-grid"):
         utterance_id = grid.sentence_to_id(words)
         root = os.path.join(out_dir, speaker.name)
         paths = {kind: os.path.join(root, kind, f"{utterance_id}.{ext}")
@@ -152,7 +179,7 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
         if all(os.path.exists(path) for path in paths.values()):
             continue  # written by an earlier, interrupted run
         audio, frames, words_in_clip = synthesize_utterance(
-            synthesizer, speaker, words, rng, sample_rate, clip_seconds, fps)
+            synthesizer, speaker, words, rng, sample_rate, clip_seconds, fps, take)
         write_audio(paths["audio"], audio, sample_rate)
         write_video(paths["video"], frames, fps, audio=audio, sample_rate=sample_rate)
         grid.write_align(paths["align"], words_in_clip, clip_seconds)

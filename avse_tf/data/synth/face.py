@@ -109,8 +109,9 @@ class FaceIdentity:
 
 
 def render_face(identity: FaceIdentity, opening: float, lip_width: float = 1.0,
-                head_dx: float = 0.0, head_dy: float = 0.0) -> np.ndarray:
-    """One RGB uint8 ``[288, 360, 3]`` frame with the jaw ``opening`` (0..1) and ``lip_width`` factor."""
+                head_dx: float = 0.0, head_dy: float = 0.0, eyelid: float = 0.0) -> np.ndarray:
+    """One RGB uint8 ``[288, 360, 3]`` frame with the jaw ``opening`` (0..1), ``lip_width`` factor and
+    ``eyelid`` closure (0 open .. 1 closed)."""
     image = np.empty((HEIGHT, WIDTH, 3), np.uint8)
     image[:] = identity.background
     cx = int(round(identity.centre_x + head_dx))
@@ -129,6 +130,10 @@ def render_face(identity: FaceIdentity, opening: float, lip_width: float = 1.0,
         cv2.ellipse(image, (eye_x, cy - 15), (12, 6), 0, 0, 360, (245, 245, 245), -1)
         cv2.circle(image, (eye_x, cy - 15), 5, identity.iris, -1)
         cv2.circle(image, (eye_x, cy - 15), 2, (10, 10, 10), -1)
+        if eyelid > 0:  # the upper lid comes down from the top of the eye; its lashes are a dark edge
+            drop = int(round(13 * eyelid))
+            cv2.ellipse(image, (eye_x, cy - 21), (14, drop), 0, 0, 180, skin, -1)
+            cv2.ellipse(image, (eye_x, cy - 21), (14, drop), 0, 0, 180, tuple(int(c * 0.5) for c in identity.hair), 1)
     nose = np.array([[cx, cy - 12], [cx - 9, cy + 18], [cx + 9, cy + 18]], np.int32)
     cv2.polylines(image, [nose], False, shade, 2)
     cv2.ellipse(image, (cx, cy + 19), (10, 4), 0, 0, 180, tuple(int(c * 0.6) for c in skin), 2)
