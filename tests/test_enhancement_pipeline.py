@@ -5,6 +5,7 @@ in the recipe test; this module checks the plumbing: records in both modes read 
 training resumes after a kill, testing writes wavs, masks and metrics, bad input is one line.
 """
 
+import csv
 import json
 import os
 import signal
@@ -97,6 +98,13 @@ def test_training_testing_and_resume(prepared, tmp_path):
     assert os.path.isfile(os.path.join(out, "metrics_av_concat_mask.csv"))
     masks = os.listdir(os.path.join(prepared, "s4", "estimated"))
     assert sum(name.endswith(".png") for name in masks) == sum(name.endswith(".npy") for name in masks) == 3
+    # The video ablation: same examples, other outputs (the learning claim is in test_enhancement_claims.py).
+    assert main(["enhancement", "testing", "--data_dir", prepared, "--test_set", "records_fixed/TEST_SET",
+                 "--exp", "killed", "--metrics", "sdr", "--output_dir", "zeroed", "--zero_video"]) == 0
+    normal, zeroed = (list(csv.DictReader(open(os.path.join(prepared, folder, "killed", "metrics_av_concat_mask.csv"))))
+                      for folder in ("enhanced", "zeroed"))
+    assert [row["mixture"] for row in normal] == [row["mixture"] for row in zeroed]
+    assert any(abs(float(a["sdr_enhanced"]) - float(b["sdr_enhanced"])) > 1e-4 for a, b in zip(normal, zeroed))
 
 
 def test_bad_inputs_are_one_line(prepared, tmp_path, capsys):

@@ -170,6 +170,8 @@ def register(subparsers) -> None:
     testing.add_argument("--mask_threshold", type=float, default=None, help="binarise VL2M's estimated TBM")
     testing.add_argument("--batch_size", type=int, default=8)
     testing.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol", help="comma-separated")
+    testing.add_argument("--zero_video", action="store_true",
+                         help="ablation (not in the original): video features replaced by zeros, to measure their use")
     testing.set_defaults(func=run_testing, work_folder=_testing_folder)
 
     recipe = commands.add_parser(
@@ -360,7 +362,8 @@ def run_testing(args) -> int:
     checkpoint = args.ckp or os.path.join(args.data_dir, "experiments", str(args.exp), BEST_CHECKPOINT)
     _, summary = test(os.path.join(args.data_dir, args.test_set), checkpoint,
                       os.path.join(args.data_dir, args.output_dir, str(args.exp)), args.data_dir, args.mask_dir,
-                      args.mask_threshold, args.batch_size, tuple(args.metrics.split(",")), model_name=args.model)
+                      args.mask_threshold, args.batch_size, tuple(args.metrics.split(",")), model_name=args.model,
+                      zero_video=args.zero_video)
     rows = {metric: {column: summary.get(f"{metric}_{column}") for column in ("mixture", "enhanced", "improvement")}
             for metric in args.metrics.split(",")}
     print(format_table(rows))

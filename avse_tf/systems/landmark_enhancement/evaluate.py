@@ -69,8 +69,11 @@ def _decode(value):
 
 def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mask_threshold=None, batch_size=8,
          metrics=("sdr", "si_sdr", "pesq", "stoi", "estoi", "visqol"), sample_rate=SAMPLE_RATE, model_name=None,
-         write_wavs=True):
+         write_wavs=True, zero_video=False):
     """Enhance every example of a record set; write wavs, masks and a metrics CSV + summary.
+
+    ``zero_video``: an ablation, not in the original: the model's video features are replaced by
+    zeros, so the drop against a normal test measures how much the model relies on its video.
 
     Returns ``(rows, summary)``: per-example metric rows and the mean of each column.
     """
@@ -94,6 +97,11 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
         for batch in progress(dataset, f"test {model_name} {os.path.basename(os.path.normpath(test_records))}",
                               total=batches if batches >= 0 else None, unit="batch"):
             inputs, _, _ = model_batch(batch, model_name)
+            if zero_video:
+                if "video_features" not in inputs:
+                    raise UserInputError(f"{model_name} takes no video features (its video enters through the "
+                                         "TBM); --zero_video applies to vl2m, av_concat_mask and av_concat_spec")
+                inputs = {**inputs, "video_features": np.zeros_like(np.asarray(inputs["video_features"]))}
             predictions = model.predict_on_batch(inputs)
             for index in range(int(batch["sequence_length"].shape[0])):
                 frames = int(batch["sequence_length"][index])
