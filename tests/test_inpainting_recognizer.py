@@ -1,8 +1,9 @@
 """The PER phone recogniser learns: trained on clean synthetic speech, it transcribes unseen speech.
 
-A 4-speaker synthetic corpus (8 utterances each); the frame classifier trains on 6 utterances of
-s1-s3 (speed / shift perturbed copies), stops early on their 2 others, and is scored on s4, a
-voice it never heard. About 2 minutes on 2 CPU cores.
+A 6-speaker synthetic corpus (6 utterances each, every speaker with a voice of its own); the frame
+classifier trains on 4 utterances of s1-s5 (speed / shift perturbed copies), stops early on their
+2 others, and is scored on s6, a voice it never heard. Three training voices were too few to
+generalise to a fourth distinct one (PER 0.63). About 2 minutes on 2 CPU cores.
 """
 
 import pytest
@@ -21,17 +22,17 @@ def test_recognizer_learns_phones_of_an_unseen_speaker(tmp_path):
     )
 
     root = str(tmp_path / "corpus")
-    generate_grid_corpus(root, speakers=4, utterances=8, seed=3)
-    clips = {s: [(f"s{s}", u) for u in grid.list_utterances(root, s)] for s in (1, 2, 3, 4)}
-    train = [clip for s in (1, 2, 3) for clip in clips[s][:-2]]
-    validation = [clip for s in (1, 2, 3) for clip in clips[s][-2:]]
-    untrained = recognizer_per(build_model("phone_recognizer", hidden_units=48, num_layers=2), root, clips[4])
+    generate_grid_corpus(root, speakers=6, utterances=6, seed=3)
+    clips = {s: [(f"s{s}", u) for u in grid.list_utterances(root, s)] for s in range(1, 7)}
+    train = [clip for s in range(1, 6) for clip in clips[s][:-2]]
+    validation = [clip for s in range(1, 6) for clip in clips[s][-2:]]
+    untrained = recognizer_per(build_model("phone_recognizer", hidden_units=48, num_layers=2), root, clips[6])
     exp = str(tmp_path / "recognizer")
     summary = train_recognizer(root, train, validation, exp, batch_size=8, epochs=8, patience=8, seed=1,
                                hidden_units=48, layers=2, copies=4, verbose=0)
     assert (tmp_path / "recognizer" / RECOGNIZER_FILE).is_file()
     assert summary["validation_per"] < 0.4
-    unseen = recognizer_per(exp, root, clips[4])
+    unseen = recognizer_per(exp, root, clips[6])
     assert unseen["phones"] > 100
     # Measured 0.26 (the untrained network: about 1); a blank-only recogniser would score 1.0.
     assert unseen["per"] < 0.45 < untrained["per"]

@@ -49,7 +49,7 @@ def test_no_two_speakers_share_a_voice(seed):
 
 def test_distinct_voices_keep_the_faces():
     for index in (1, 2, 7):
-        legacy, distinct = SyntheticSpeaker.create(3, index), SyntheticSpeaker.create(3, index, "distinct")
+        legacy, distinct = SyntheticSpeaker.create(3, index, "legacy"), SyntheticSpeaker.create(3, index)
         assert legacy.identity == distinct.identity and legacy.female == distinct.female
         assert legacy.warp == 1.0
     with pytest.raises(ValueError, match="voices"):
@@ -67,7 +67,8 @@ def test_command_line_option(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["synth-grid", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--voices {legacy,distinct}" in help_text and "up to 140 speakers" in help_text
+    assert "--voices {distinct,legacy}" in help_text and "up to 140 speakers" in help_text
+    assert "--video {camera,legacy}" in help_text and "distinct (default)" in help_text
     assert main(["synth-grid", "--out", str(tmp_path), "--speakers", "3", "--first_speaker", "139",
                  "--voices", "distinct"]) == 2
     assert "makes 140 distinct voices" in capsys.readouterr().err
