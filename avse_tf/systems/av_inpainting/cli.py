@@ -13,6 +13,7 @@ import os
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import SAMPLE_RATE
+from avse_tf.data.synth.options import add_corpus_arguments, corpus_options_from_args
 from avse_tf.systems.av_inpainting import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
 from avse_tf.workdir_lock import experiment_folder
@@ -145,6 +146,7 @@ def register(subparsers) -> None:
     recipe.add_argument("--griffin_lim_iterations", type=int, default=100)
     recipe.add_argument("--patience", type=int, default=5)
     recipe.add_argument("--seed", type=int, default=1)
+    add_corpus_arguments(recipe)
     recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
     inpaint = commands.add_parser(
@@ -252,7 +254,8 @@ def run_recipe(args) -> int:
                    models=[m for m in args.models.split(",") if m], seed=args.seed, patience=args.patience,
                    train_copies=args.train_copies, recognizer_epochs=args.recognizer_epochs,
                    recognizer_units=args.recognizer_units, phase=args.phase,
-                   griffin_lim_iterations=args.griffin_lim_iterations, recognizer_copies=args.recognizer_copies)
+                   griffin_lim_iterations=args.griffin_lim_iterations, recognizer_copies=args.recognizer_copies,
+                   corpus_options=corpus_options_from_args(args))
     print(table)
     return 0
 

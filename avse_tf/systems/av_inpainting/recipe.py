@@ -93,23 +93,25 @@ def _fingerprint(path) -> str:
 def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250, layers=None, batch_size=8,
                models=MODELS, seed=1, patience=5, train_copies=2, recognizer_epochs=None, recognizer_units=None,
                phase="auto", griffin_lim_iterations=100, validation_speakers=2, test_speakers=2,
-               verbose="auto", recognizer_copies=None) -> str:
+               verbose="auto", recognizer_copies=None, corpus_options=None) -> str:
     """Run every step (see the module doc) in ``work_dir``; returns the tables (also written to
     ``results/table.md``). The recogniser gets ``recognizer_units`` (default ``hidden_units``),
     ``recognizer_epochs`` (default ``2 * epochs``) of ``recognizer_copies`` copies per clip (default
-    :data:`avse_tf.systems.av_inpainting.phone_recognizer.RECOGNIZER_COPIES`) and 2 BLSTM layers."""
+    :data:`avse_tf.systems.av_inpainting.phone_recognizer.RECOGNIZER_COPIES`) and 2 BLSTM layers.
+    ``corpus_options``: further ``generate_grid_corpus`` keywords (:mod:`avse_tf.data.synth.options`)."""
     from avse_tf.data.gaps import TEST_GAP_MS
     from avse_tf.data.preprocess import extract_landmarks
-    from avse_tf.data.synth.corpus import generate_grid_corpus
+    from avse_tf.data.synth.options import check_corpus_options, make_corpus
     from avse_tf.systems.av_inpainting import evaluate, phone_recognizer, pipeline
     from avse_tf.systems.av_inpainting import train as training
     from avse_tf.training.checkpoints import load_model
 
+    corpus_options = check_corpus_options(corpus_options)
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise UserInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     corpus = os.path.join(work_dir, "corpus")
-    generate_grid_corpus(corpus, speakers=speakers, utterances=utterances, seed=seed)
+    make_corpus(corpus, speakers, utterances, seed, corpus_options)
     split = split_speakers(speakers, validation_speakers, test_speakers)
     extract_landmarks(corpus, [s for names in split.values() for s in names], "video", "landmarks")
     pipeline.generate_gap_sets(corpus, split, "gaps", seed=seed, train_copies=train_copies)

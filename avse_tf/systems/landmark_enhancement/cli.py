@@ -12,6 +12,7 @@ import os
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
+from avse_tf.data.synth.options import add_corpus_arguments, corpus_options_from_args
 from avse_tf.systems.landmark_enhancement import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
 from avse_tf.training.strategy import add_distribution_args
@@ -193,6 +194,7 @@ def register(subparsers) -> None:
     recipe.add_argument("--num_mix", type=int, default=2, help="mixtures per target utterance")
     recipe.add_argument("--patience", type=int, default=5, help="early stopping patience (epochs)")
     recipe.add_argument("--seed", type=int, default=1)
+    add_corpus_arguments(recipe)
     recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
     enhance = commands.add_parser(
@@ -395,6 +397,7 @@ def run_recipe(args) -> int:
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
                    hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,
                    num_speakers=[int(n) for n in args.num_speakers.split(",")], models=args.models.split(","),
-                   metrics=args.metrics.split(","), seed=args.seed, num_mix=args.num_mix, patience=args.patience)
+                   metrics=args.metrics.split(","), seed=args.seed, num_mix=args.num_mix, patience=args.patience,
+                   corpus_options=corpus_options_from_args(args))
     print(table)
     return 0

@@ -81,8 +81,10 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
     """Write ``<dest_dir>/<SET>/`` record shards for each mixture set found under ``<mix_audio_dir>``.
 
     Normalisation: mean/std of the mixture spectrogram and of the video features over the training
-    set (saved in ``norm_data_dir``, reused if present), applied to every set; ``per_speaker_norm``
-    uses each speaker's own statistics instead (the original code's behaviour).
+    set (saved in ``norm_data_dir``, relative to ``data_dir`` or absolute, reused if present), applied to
+    every set; with statistics present, no training set is needed (a test set of another corpus, normalised
+    as a model trained elsewhere expects). ``per_speaker_norm`` uses each speaker's own statistics
+    instead (the original code's behaviour).
     """
     from avse_tf.data.mixing import load_manifest
     from avse_tf.data.normalization import (
@@ -100,7 +102,9 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
     dest_root = os.path.join(data_dir, dest_dir)
     norm_dir = os.path.join(data_dir, norm_data_dir) if norm_data_dir else dest_root
     available = [name for name in sets if os.path.isfile(os.path.join(mix_root, name, "mixtures.json"))]
-    if "TRAINING_SET" not in available and not per_speaker_norm:
+    stats_path = os.path.join(norm_dir, NORM_FILE)
+    # Without a training set, only statistics made before (norm_data_dir) can normalise the other sets.
+    if "TRAINING_SET" not in available and not per_speaker_norm and not os.path.isfile(stats_path):
         raise UserInputError(f"no {os.path.join(mix_root, 'TRAINING_SET', 'mixtures.json')}: the training set gives "
                              "the normalisation statistics; run mixed_speech_generator for it first")
     fixed_samples = num_audio_samples if mode == "fixed" else None
@@ -121,7 +125,6 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
             video.update(example["video_features"])
         return {"spectrogram": spectrum.result(), "video": video.result()}
 
-    stats_path = os.path.join(norm_dir, NORM_FILE)
     speaker_stats = {}
     if not per_speaker_norm:
         if os.path.isfile(stats_path):

@@ -13,6 +13,9 @@ Steps (each resumable: finished outputs are kept):
    ``av_concat_mask_ref`` trained on oracle TBMs, then fine-tuned on estimated ones;
 6. every model tested on the unseen speakers (``_ref`` models with estimated TBMs, as at test time
    no oracle exists): metrics of the mixture, the enhanced signal and the improvement.
+
+The step functions below (mixtures, testing, the ``_ref`` records, the table) also test these
+experiments on a second corpus in ``tools/corpus_transfer.py``.
 """
 
 from __future__ import annotations
@@ -36,34 +39,96 @@ def split_speakers(count):
     return {"TRAINING_SET": names[:-6], "VALIDATION_SET": names[-6:-3], "TEST_SET": names[-3:]}
 
 
+def make_mixtures(corpus, split, size, utterances, num_mix, seed) -> str:
+    """``<corpus>/mix<size>/<SET>``: mixtures of each set's speakers with each other (kept if made)."""
+    from avse_tf.data.mixing import generate_mixtures
+
+    mix_dir = f"mix{size}"
+    for set_name, names in split.items():
+        if not os.path.isfile(os.path.join(corpus, mix_dir, set_name, "mixtures.json")):
+            generate_mixtures(corpus, names, names, "audio", os.path.join(mix_dir, set_name),
+                              num_samples=utterances, num_mix=num_mix, num_mix_speakers=size - 1,
+                              seed=seed + SETS.index(set_name))
+    return mix_dir
+
+
+def test_experiment(corpus, records, experiments, results_dir, model_name, exp_name=None, set_name="TEST_SET",
+                    metrics=("sdr",), mask_dir=None) -> dict:
+    """Summary of experiment ``<experiments>/<exp_name>`` (default: the model's name) tested on
+    ``<corpus>/<records>/<set_name>``; CSV (and wavs, for the test set) in ``<results_dir>/<exp_name>/<set_name>``."""
+    from avse_tf.systems.landmark_enhancement.evaluate import test
+
+    exp_name = exp_name or model_name
+    return test(os.path.join(corpus, records, set_name), os.path.join(experiments, exp_name),
+                os.path.join(results_dir, exp_name, set_name), corpus, mask_dir, metrics=tuple(metrics),
+                model_name=model_name, write_wavs=set_name == "TEST_SET")[1]
+
+
+def estimated_records(corpus, size, experiments, results_dir, norm_data_dir, sets=SETS) -> str:
+    """The ``_ref`` records: VL2M's estimated TBMs (experiment ``vl2m``) for ``sets`` and records rebuilt with
+    them, normalised with the statistics in ``norm_data_dir``; returns their folder name."""
+    from avse_tf.systems.landmark_enhancement.pipeline import generate_records
+
+    estimated, mask_dir = f"tfrecords{size}_estimated", f"estimated_tbm{size}"
+    if not os.path.isfile(os.path.join(corpus, estimated, "TEST_SET", RECORDS_MANIFEST)):
+        for set_name in sets:
+            test_experiment(corpus, f"tfrecords{size}", experiments, results_dir, "vl2m", set_name=set_name,
+                            metrics=("stoi",), mask_dir=mask_dir)
+    generate_records(corpus, size, "fixed", estimated, f"mix{size}", "landmarks", mask_dir,
+                     norm_data_dir=norm_data_dir, sets=sets)
+    return estimated
+
+
+def records_of(model_name, size) -> str:
+    """The records a model is tested on: ``_ref`` models with estimated TBMs (no oracle at test time)."""
+    return f"tfrecords{size}_estimated" if model_name in REF_MODELS else f"tfrecords{size}"
+
+
+def results_table(results, num_speakers, metrics) -> str:
+    """The recipe's table from ``{(size, model): summary}``: per size, the mixture row and each model's
+    enhanced value and improvement for every metric."""
+    from avse_tf.metrics import format_table
+
+    rows = []
+    for size in num_speakers:
+        sized = {model_name: summary for (s, model_name), summary in results.items() if s == size}
+        if not sized:
+            continue
+        first = next(iter(sized.values()))
+        rows.append((f"{size}spk mixture", {metric: first[f"{metric}_mixture"] for metric in metrics}))
+        for model_name, summary in sized.items():
+            values = {}
+            for metric in metrics:
+                values[metric] = summary[f"{metric}_enhanced"]
+                values[f"{metric} impr."] = summary[f"{metric}_improvement"]
+            rows.append((f"{size}spk {model_name}", values))
+    columns = [column for metric in metrics for column in (metric, f"{metric} impr.")]
+    return format_table(rows, columns, precision=2, label="model")
+
+
 def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250, layers=None, batch_size=8,
                num_speakers=(2, 3), models=("vl2m", "av_concat_mask", "av_concat_spec") + REF_MODELS,
                metrics=("sdr", "si_sdr", "pesq", "stoi", "estoi", "visqol"), seed=1, num_mix=2, patience=5,
-               verbose="auto") -> str:
+               verbose="auto", corpus_options=None) -> str:
+    """Every step (see the module doc) in ``work_dir``; returns the table (also ``results/table.txt``).
+    ``corpus_options``: further ``generate_grid_corpus`` keywords (:mod:`avse_tf.data.synth.options`)."""
     from avse_tf.data.masks import compute_tbms
-    from avse_tf.data.mixing import generate_mixtures
     from avse_tf.data.preprocess import extract_landmarks
-    from avse_tf.data.synth.corpus import generate_grid_corpus
-    from avse_tf.metrics import format_table
-    from avse_tf.systems.landmark_enhancement.evaluate import test as test_model
+    from avse_tf.data.synth.options import check_corpus_options, make_corpus
     from avse_tf.systems.landmark_enhancement.pipeline import generate_records
     from avse_tf.systems.landmark_enhancement.train import train as train_model
     from avse_tf.systems.presets import get_preset
 
+    corpus_options = check_corpus_options(corpus_options)
     corpus = os.path.join(work_dir, "corpus")
-    generate_grid_corpus(corpus, speakers=speakers, utterances=utterances, seed=seed)
+    make_corpus(corpus, speakers, utterances, seed, corpus_options)
     split = split_speakers(speakers)
     every = [s for names in split.values() for s in names]
     extract_landmarks(corpus, every, "video", "landmarks")
     compute_tbms(corpus, every, "audio", "tbm")
     results = {}
     for size in num_speakers:
-        mix_dir = f"mix{size}"
-        for set_name, names in split.items():
-            if not os.path.isfile(os.path.join(corpus, mix_dir, set_name, "mixtures.json")):
-                generate_mixtures(corpus, names, names, "audio", os.path.join(mix_dir, set_name),
-                                  num_samples=utterances, num_mix=num_mix, num_mix_speakers=size - 1,
-                                  seed=seed + SETS.index(set_name))
+        mix_dir = make_mixtures(corpus, split, size, utterances, num_mix, seed)
         oracle = f"tfrecords{size}"
         generate_records(corpus, size, "fixed", oracle, mix_dir, "landmarks", "tbm")
         experiments = os.path.join(work_dir, "experiments", f"{size}spk")
@@ -79,47 +144,21 @@ def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250
                                      os.path.join(experiments, exp_name), model_name, batch_size, epochs, patience,
                                      seed, init_checkpoint=init, verbose=verbose, **options)
 
-        def test(model_name, records, exp_name, mask_dir=None, set_name="TEST_SET", wanted=metrics):
-            return test_model(os.path.join(corpus, records, set_name), os.path.join(experiments, exp_name),
-                                    os.path.join(results_dir, exp_name, set_name), corpus, mask_dir,
-                                    metrics=tuple(wanted), model_name=model_name,
-                                    write_wavs=set_name == "TEST_SET")[1]
-
         needs_vl2m = "vl2m" in models or any(m in models for m in REF_MODELS)
         for model_name in ("vl2m", "av_concat_mask", "av_concat_spec"):
             if model_name in models or (model_name == "vl2m" and needs_vl2m):
                 train(model_name, oracle, model_name)
         if any(m in models for m in REF_MODELS):
-            estimated = f"tfrecords{size}_estimated"
-            mask_dir = f"estimated_tbm{size}"
-            if not os.path.isfile(os.path.join(corpus, estimated, "TEST_SET", RECORDS_MANIFEST)):
-                for set_name in SETS:
-                    test("vl2m", oracle, "vl2m", mask_dir=mask_dir, set_name=set_name, wanted=("stoi",))
-            generate_records(corpus, size, "fixed", estimated, mix_dir, "landmarks", mask_dir,
-                                         norm_data_dir=oracle)
+            estimated = estimated_records(corpus, size, experiments, results_dir, norm_data_dir=oracle)
             for model_name in REF_MODELS:
                 if model_name in models:
                     train(model_name, oracle, model_name + "_oracle")
                     train(model_name, estimated, model_name,
                           init=os.path.join(experiments, model_name + "_oracle", BEST_CHECKPOINT))
         for model_name in models:
-            records = f"tfrecords{size}_estimated" if model_name in REF_MODELS else oracle
-            results[(size, model_name)] = test(model_name, records, model_name)
-    rows = []
-    for size in num_speakers:
-        sized = {model_name: summary for (s, model_name), summary in results.items() if s == size}
-        if not sized:
-            continue
-        first = next(iter(sized.values()))
-        rows.append((f"{size}spk mixture", {metric: first[f"{metric}_mixture"] for metric in metrics}))
-        for model_name, summary in sized.items():
-            values = {}
-            for metric in metrics:
-                values[metric] = summary[f"{metric}_enhanced"]
-                values[f"{metric} impr."] = summary[f"{metric}_improvement"]
-            rows.append((f"{size}spk {model_name}", values))
-    columns = [column for metric in metrics for column in (metric, f"{metric} impr.")]
-    table = format_table(rows, columns, precision=2, label="model")
+            results[(size, model_name)] = test_experiment(corpus, records_of(model_name, size), experiments,
+                                                          results_dir, model_name, metrics=metrics)
+    table = results_table(results, num_speakers, metrics)
     os.makedirs(os.path.join(work_dir, "results"), exist_ok=True)
     atomic_write_text(os.path.join(work_dir, "results", "table.txt"), table + "\n")
     atomic_write_text(os.path.join(work_dir, "results", "summary.json"),
