@@ -1,7 +1,7 @@
 """Corpus settings that recipes and tools pass through to :func:`~avse_tf.data.synth.corpus.generate_grid_corpus`.
 
-A setting is any keyword of ``generate_grid_corpus`` (``voices``, and whatever a newer version
-adds, such as a ``video`` renderer): the names are read from its signature, not listed here, so a
+A setting is any keyword of ``generate_grid_corpus`` (``voices``, ``video``, and whatever a newer
+version adds): the names are read from its signature, not listed here, so a
 new keyword works everywhere as soon as the generator has it. The keywords a recipe sets itself
 (:data:`RECIPE_KEYS`: the folder, the speaker and utterance counts, the first speaker, the seed)
 are refused, since changing them would break the recipe's speaker split.
@@ -85,11 +85,11 @@ def add_corpus_arguments(parser) -> None:
     from avse_tf.data.synth.voices import VOICE_MODES  # light: read for --help
 
     parser.add_argument("--voices", choices=VOICE_MODES, default=None,
-                        help="synthetic voices: legacy (espeak-ng variants drawn with replacement, speakers may share "
-                             "one) or distinct (one voice per speaker; avse synth-grid --help); default: the library's")
+                        help="synthetic voices: distinct (one voice per speaker) or legacy (espeak-ng variants drawn "
+                             "with replacement, speakers may share one; avse synth-grid --help); default: the library's (distinct)")
     parser.add_argument("--video", choices=("camera", "legacy"), default=None,
-                        help="face renderer (generate_grid_corpus video=; needs a version with the camera-like "
-                             "renderer: an older one says it takes no 'video'; default: the library's)")
+                        help="face renderer: camera (offset, coarticulation, blinks, head motion, lighting) or legacy "
+                             "(avse synth-grid --help); default: the library's (camera)")
 
 
 def corpus_options_from_args(args) -> dict:
