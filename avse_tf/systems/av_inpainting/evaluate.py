@@ -49,8 +49,73 @@ def _decode(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _load_inpainting_model(checkpoint):
+    from avse_tf.systems.av_inpainting.model import INPAINTING_MODELS
+
+    model = load_model(checkpoint) if isinstance(checkpoint, str) else checkpoint
+    if getattr(model, "architecture", model.name) not in INPAINTING_MODELS:
+        raise UserInputError(f"{checkpoint} holds {model.name!r}, not an inpainting model ({', '.join(INPAINTING_MODELS)})")
+    return model
+
+
+def _predicted_batches(manifest, model, batch_size, zero_video=False):
+    """``(batch, inputs, targets, predicted spectrograms)`` of every batch of a record set.
+
+    ``zero_video``: an ablation, not in the original: the video features are replaced by zeros
+    (the training mean of the normalised landmark motion), to measure how much the model uses them."""
+    from avse_tf.records import make_dataset
+    from avse_tf.systems.av_inpainting.model import MODEL_SPECS
+
+    if zero_video and not MODEL_SPECS[model.architecture]["video"]:
+        raise UserInputError(f"{model.architecture} has no video input; zero_video applies to the AV models")
+    for batch in make_dataset(manifest, batch_size=batch_size):
+        inputs, targets, _ = model_batch(batch, model.architecture)
+        if zero_video:
+            inputs["video_features"] = np.zeros_like(inputs["video_features"])
+        yield batch, inputs, targets, model.predict_on_batch(inputs)["inpainted_spectrogram"]
+
+
+def clip_gap_l1(clean_norm, predicted, gap) -> dict:
+    """The paper's L1 of one clip: mean absolute error over the gap's frames (all bins) of the
+    normalised log spectrogram, of the unprocessed input (zeros in the gap) and of the inpainted
+    one; ``{"gap_ms", "l1_unprocessed", "l1_inpainted"}``. ``clean_norm``, ``predicted``:
+    ``[T, F]``; ``gap``: ``[T]`` (1 = missing frame)."""
+    from avse_tf.data.gaps import FRAME_MS
+    from avse_tf.metrics import l1
+
+    gap = np.asarray(gap).reshape(-1)
+    inside = gap[:, None] > 0.5
+    return {"gap_ms": float(gap.sum() * FRAME_MS),
+            "l1_unprocessed": l1(clean_norm, np.zeros_like(clean_norm), inside),
+            "l1_inpainted": l1(clean_norm, predicted, inside)}
+
+
+def gap_l1(test_records, checkpoint, batch_size=8, zero_video=False) -> list:
+    """Per clip of a record set, the gap L1 of a model (:func:`clip_gap_l1`) without reconstructing
+    waveforms: rows ``{"speaker", "utterance", "gap_ms", "l1_unprocessed", "l1_inpainted"}`` in
+    record order. ``checkpoint``: a path or a loaded model; ``zero_video``: see :func:`test`."""
+    from avse_tf.records import record_errors
+
+    model = _load_inpainting_model(checkpoint)
+    manifest = records_manifest(test_records)
+    rows = []
+    with record_errors(manifest):
+        for batch, inputs, targets, predictions in _predicted_batches(manifest, model, batch_size, zero_video):
+            for index in range(int(inputs["sequence_length"].shape[0])):
+                frames = int(inputs["sequence_length"][index])
+                rows.append({"speaker": _decode(batch["speaker"][index]),
+                             "utterance": _decode(batch["utterance"][index]),
+                             **clip_gap_l1(np.asarray(targets["inpainted_spectrogram"][index, :frames]),
+                                           np.asarray(predictions[index, :frames]),
+                                           np.asarray(inputs["gap_mask"][index, :frames, 0]))})
+    if not rows:
+        raise UserInputError(f"no examples in {test_records}")
+    return rows
+
+
 def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", oracle_phase=False, batch_size=8,
-         write_wavs=True, num_figures=2, beam_width=1, stats_path=None, griffin_lim_iterations=100):
+         write_wavs=True, num_figures=2, beam_width=1, stats_path=None, griffin_lim_iterations=100,
+         zero_video=False):
     """Inpaint every example of a record set and score it; returns ``(rows, summary)``.
 
     Per example: gap L1 on the normalised log spectrogram, STOI, PESQ (narrow band, P.862.1 MOS-LQO)
@@ -60,7 +125,8 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
     the frame classifier's decoding). ``summary`` holds the means (PER pooled over the set: total edits / total
     reference phones). Writes
     ``metrics_<model>.csv`` and, with ``write_wavs``, ``<speaker>/<utterance>.wav`` plus
-    ``num_figures`` figures (gapped / inpainted / reference spectrograms).
+    ``num_figures`` figures (gapped / inpainted / reference spectrograms). ``zero_video`` (AV
+    models only): an ablation, not in the original: the video features are replaced by zeros.
     """
     import csv
 
@@ -68,26 +134,19 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
     from avse_tf.audio.phase import reconstruct_waveform
     from avse_tf.audio.stft import magnitude_phase, stft
     from avse_tf.data.normalization import load_stats
-    from avse_tf.metrics import edit_distance, l1, stoi
+    from avse_tf.metrics import edit_distance, stoi
     from avse_tf.records import record_errors
-    from avse_tf.systems.av_inpainting.model import INPAINTING_MODELS
     from avse_tf.utils import atomic_path
 
-    model = load_model(checkpoint)
-    if getattr(model, "architecture", model.name) not in INPAINTING_MODELS:
-        raise UserInputError(f"{checkpoint} holds {model.name!r}, not an inpainting model ({', '.join(INPAINTING_MODELS)})")
+    model = _load_inpainting_model(checkpoint)
     model_name = model.architecture
     manifest = records_manifest(test_records)
     stats = load_stats(stats_path or os.path.join(os.path.dirname(os.path.dirname(manifest)), NORM_FILE))
     recognizer = load_model(recognizer) if isinstance(recognizer, str) else recognizer
     method = "oracle" if oracle_phase else phase
     rows = []
-    from avse_tf.records import make_dataset
-
     with record_errors(manifest):
-        for batch in make_dataset(manifest, batch_size=batch_size):
-            inputs, targets, _ = model_batch(batch, model_name)
-            predictions = model.predict_on_batch(inputs)["inpainted_spectrogram"]
+        for batch, inputs, targets, predictions in _predicted_batches(manifest, model, batch_size, zero_video):
             inpainted_waves, gapped_waves, clean_waves, references = [], [], [], []
             for index in range(int(inputs["sequence_length"].shape[0])):
                 frames = int(inputs["sequence_length"][index])
@@ -103,9 +162,7 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
                                                  oracle_phase=true_phase, iterations=griffin_lim_iterations)
                 gapped = gapped_waveform(magnitude, true_phase, gap, clean.size)
                 row = {"model": model_name, "speaker": speaker, "utterance": utterance,
-                       "gap_ms": float(gap.sum() * 12.0),
-                       "l1_unprocessed": l1(clean_norm, np.zeros_like(clean_norm), gap[:, None] > 0.5),
-                       "l1_inpainted": l1(clean_norm, predicted, gap[:, None] > 0.5),
+                       **clip_gap_l1(clean_norm, predicted, gap),
                        "stoi_unprocessed": stoi(clean, gapped, SAMPLE_RATE),
                        "stoi_inpainted": stoi(clean, inpainted, SAMPLE_RATE),
                        "pesq_unprocessed": _safe_pesq(clean, gapped), "pesq_inpainted": _safe_pesq(clean, inpainted)}
