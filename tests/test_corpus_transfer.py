@@ -53,17 +53,18 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys, text, message):
 
 
 def test_settings_follow_the_generator_signature(monkeypatch):
-    """A keyword generate_grid_corpus gains (the camera renderer's ``video``) is accepted with no change here."""
+    """A keyword generate_grid_corpus gains is accepted with no change here; one it lacks is refused."""
     from avse_tf.data.synth import corpus
     from avse_tf.data.synth.options import parse_corpus_settings
 
-    with pytest.raises(UserInputError, match="unknown --target setting 'video'"):
-        parse_corpus_settings("video=camera", "--target", ())  # this version has no renderer choice yet
+    assert parse_corpus_settings("video=legacy,voices=legacy", "--target", ()) == {"video": "legacy", "voices": "legacy"}
+    with pytest.raises(UserInputError, match="unknown --target setting 'jitter'"):
+        parse_corpus_settings("jitter=0.25", "--target", ())
 
-    def with_video(out_dir, speakers=4, utterances=6, seed=0, voices="legacy", video="legacy", jitter=0.5):
+    def with_jitter(out_dir, speakers=4, utterances=6, seed=0, voices="distinct", video="camera", jitter=0.5):
         return {}
 
-    monkeypatch.setattr(corpus, "generate_grid_corpus", with_video)
+    monkeypatch.setattr(corpus, "generate_grid_corpus", with_jitter)
     assert parse_corpus_settings("video=camera,jitter=0.25", "--target", ()) == {"video": "camera", "jitter": 0.25}
 
 
