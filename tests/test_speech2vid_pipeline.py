@@ -173,7 +173,8 @@ def test_bad_input_gives_one_line_errors(prepared, trained, tmp_path, capsys):
 def test_short_training_learns_lip_motion_on_an_unseen_utterance(prepared, tmp_path):
     """About 300 steps on 4 clips: the generated mouth already opens and closes with the speech
     of the held-out utterance, and beats the identity still's lip sync by a margin (the longer run
-    in models/README.md also beats the still on PSNR / SSIM)."""
+    in the speech2vid model card also beats the still on PSNR, no longer on SSIM, on the camera-like
+    video)."""
     from avse_tf.systems.speech2vid.evaluate import evaluate
     from avse_tf.systems.speech2vid.train import train
 
