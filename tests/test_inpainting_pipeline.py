@@ -163,3 +163,29 @@ def test_av_inpaint_with_video_and_a_video_missing_frames(prepared, tmp_path, ca
     write_video(str(tmp_path / "almost.mp4"), frames[:72], fps)
     assert main(["inpainting", "inpaint", "--input", wav, "--video", str(tmp_path / "almost.mp4"), "--gaps",
                  "1.0:1.8", "--ckp", experiment, "--output", str(tmp_path / "av3.wav")]) == 0
+
+
+def test_records_without_alignments_train_a_and_av_models_only(prepared, capsys):
+    """Phone labels are optional (issue 16): a corpus without ``.align`` files gives records whose
+    manifest lists the clips without phones; A / AV models train on them, an MTL model is refused
+    with one line that names ``avse align``."""
+    from avse_tf.records import load_manifest
+    from avse_tf.systems.av_inpainting.pipeline import WITHOUT_PHONES_KEY, generate_records
+
+    sets = ("TRAINING_SET", "VALIDATION_SET")
+    generate_records(prepared, dest_dir="records_without_align", sets=sets, align_dir="no_align_here")
+    manifest = load_manifest(os.path.join(prepared, "records_without_align", "TRAINING_SET", "records.json"))
+    training_clips = [f"s{k}/{name[:-6]}" for k in (1, 2)
+                      for name in sorted(os.listdir(os.path.join(prepared, f"s{k}", "align")))]
+    assert manifest.metadata[WITHOUT_PHONES_KEY] == training_clips
+    with_align = load_manifest(os.path.join(prepared, "inpainting_records", "TRAINING_SET", "records.json"))
+    assert with_align.metadata[WITHOUT_PHONES_KEY] == []
+    common = ["inpainting", "training", "--data_dir", prepared, "--train_set", "records_without_align/TRAINING_SET",
+              "--val_set", "records_without_align/VALIDATION_SET", "--hidden_units", "8", "--layers", "1",
+              "--epochs", "1", "--seed", "1"]
+    capsys.readouterr()
+    assert main([*common, "--model", "a_blstm", "--exp", "a_without_align"]) == 0
+    assert main([*common, "--model", "av_blstm_mtl", "--exp", "mtl_without_align"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "needs phone labels" in error[0] and "avse align" in error[0], error
+    assert not os.path.exists(os.path.join(prepared, "experiments", "mtl_without_align", "history.csv"))

@@ -49,13 +49,15 @@ REMEDY = "re-run tfrecords_generator"
 
 @dataclasses.dataclass(frozen=True)
 class Manifest:
-    """A written record set: its manifest path, schema, shard files (absolute), counts, compression."""
+    """A written record set: its manifest path, schema, shard files (absolute), counts, compression,
+    and the writer's ``metadata`` (facts about the whole set, such as examples without phone labels)."""
 
     path: str
     schema: RecordSchema
     files: tuple
     counts: tuple
     compression: str | None
+    metadata: dict = dataclasses.field(default_factory=dict)
 
     @property
     def num_examples(self) -> int:
@@ -95,6 +97,7 @@ def load_manifest(path, prefix=None) -> Manifest:
         schema = RecordSchema.from_dict(data["schema"])
         shards = [(entry["file"], int(entry["examples"]), entry.get("bytes")) for entry in data["shards"]]
         compression = normalize_compression(data.get("compression"))
+        metadata = dict(data.get("metadata") or {})
     except (ValueError, KeyError, TypeError, AttributeError, UserInputError) as error:
         raise UserInputError(f"record manifest {path} is damaged or not a record manifest ({error}); "
                              f"{REMEDY}") from None
@@ -107,7 +110,8 @@ def load_manifest(path, prefix=None) -> Manifest:
         if size is not None and os.path.getsize(name) != int(size):
             raise CorruptRecordError(f"corrupt record file {name}: {os.path.getsize(name)} bytes, the manifest lists "
                                  f"{size} (truncated or overwritten); {REMEDY}")
-    return Manifest(os.path.abspath(path), schema, files, tuple(count for _, count, _ in shards), compression)
+    return Manifest(os.path.abspath(path), schema, files, tuple(count for _, count, _ in shards), compression,
+                    metadata)
 
 
 def _resolve(files_or_manifest, schema=None):

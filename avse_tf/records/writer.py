@@ -281,7 +281,8 @@ class RecordWriter:
     """Sharded record writer: ``with RecordWriter(dir, prefix, schema) as writer: writer.write(example)``.
 
     ``examples_per_shard``: examples per file; ``compression``: ``None`` or ``"GZIP"``. The
-    manifest is written when the block ends without an exception (or on :meth:`close`).
+    manifest is written when the block ends without an exception (or on :meth:`close`), with
+    :attr:`metadata` (a JSON-able dict the caller may fill while writing) under ``"metadata"``.
     """
 
     def __init__(self, dest_dir, prefix, schema: RecordSchema, examples_per_shard=64, compression=None):
@@ -298,6 +299,7 @@ class RecordWriter:
         self.compression = normalize_compression(compression)
         self.shards, self.counts, self.sizes = [], [], []
         self.num_examples = 0
+        self.metadata = {}
         self._stack = None
         self._writer = None
         self._count = 0
@@ -391,6 +393,8 @@ class RecordWriter:
             "shards": [{"file": shard, "examples": count, "bytes": size}
                        for shard, count, size in zip(self.shards, self.counts, self.sizes)],
         }
+        if self.metadata:
+            manifest["metadata"] = self.metadata
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=1) + "\n")
         pattern = re.compile(re.escape(self.prefix) + r"-\d{5}\.tfrecord(\.gz)?")
         for entry in os.listdir(self.dest_dir):

@@ -10,7 +10,7 @@ import numpy as np
 from avse_tf.constants import NORM_FILE, SAMPLE_RATE
 from avse_tf.errors import UserInputError
 from avse_tf.systems.av_inpainting.phone_recognizer import recognise
-from avse_tf.systems.av_inpainting.pipeline import STFT, model_batch, records_manifest
+from avse_tf.systems.av_inpainting.pipeline import STFT, model_batch, records_manifest, require_phone_labels
 from avse_tf.training.checkpoints import load_model
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,8 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
     manifest = records_manifest(test_records)
     stats = load_stats(stats_path or os.path.join(os.path.dirname(os.path.dirname(manifest)), NORM_FILE))
     recognizer = load_model(recognizer) if isinstance(recognizer, str) else recognizer
+    if recognizer is not None:  # PER compares with the records' phone labels
+        require_phone_labels(test_records, "PER with the phone recogniser")
     method = "oracle" if oracle_phase else phase
     rows = []
     with record_errors(manifest):

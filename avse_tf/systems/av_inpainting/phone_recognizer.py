@@ -65,7 +65,8 @@ def recognizer_clip(data_dir, speaker, utterance, audio_dir="audio", align_dir="
     audio_path = os.path.join(data_dir, name, audio_dir, utterance + ".wav")
     align_path = os.path.join(data_dir, name, align_dir, utterance + ".align")
     if not os.path.isfile(align_path):
-        raise UserInputError(f"alignment not found: {align_path}; the phone recogniser needs GRID's .align files")
+        raise UserInputError(f"alignment not found: {align_path}; the phone recogniser needs .align files (`avse align` "
+                             "writes them from transcripts)")
     waveform = load_audio(audio_path, SAMPLE_RATE)
     if num_samples:
         waveform = _fit_length(waveform, num_samples, audio_path)

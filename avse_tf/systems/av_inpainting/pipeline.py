@@ -104,11 +104,12 @@ def clip_features(data_dir, speaker, utterance, audio_dir="audio", landmark_dir=
         spectrogram = log_spectrogram(waveform)[0]
     landmark_path = os.path.join(data_dir, name, landmark_dir, utterance + ".txt")
     video = video_motion(load_landmarks_txt(landmark_path), frames, waveform.size, landmark_path)
+    # Phone labels are needed only by the MTL models and the project's recogniser (train() checks):
+    # a corpus without .align files still gives records for the A / AV models.
     align_path = os.path.join(data_dir, name, align_dir, utterance + ".align")
-    if not os.path.isfile(align_path):
-        raise UserInputError(f"alignment not found: {align_path}; phone labels need GRID's .align files")
+    phones = align_phone_ids(align_path) if os.path.isfile(align_path) else None
     return {"clean_wav": waveform.astype(np.float32), "clean_spectrogram": spectrogram.astype(np.float32),
-            "video_features": video, "phones": align_phone_ids(align_path), "audio_path": audio_path,
+            "video_features": video, "phones": phones, "audio_path": audio_path,
             "speaker": name, "utterance": utterance, "sequence_length": frames, "num_samples": waveform.size}
 
 
@@ -237,9 +238,13 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
         gap_set = load_gap_set(os.path.join(gap_root, set_name + ".json"))
         with RecordWriter(out_dir, "records", schema, examples_per_shard=examples_per_shard,
                           compression=compression) as writer:
+            without_phones = []
             for entry in progress(gap_set["entries"], f"tfrecords_generator {set_name}"):
                 example = dict(features(entry["speaker"], entry["utterance"]))
                 phones = example.pop("phones")
+                if phones is None:  # no .align: num_phones 0, listed in the manifest
+                    without_phones.append(f"{entry['speaker']}/{entry['utterance']}")
+                    phones = []
                 if len(phones) > INPAINTING_MAX_PHONES:
                     raise UserInputError(f"{example['audio_path']}: {len(phones)} phones, records hold at most "
                                          f"{INPAINTING_MAX_PHONES}")
@@ -249,6 +254,7 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
                 example["video_features"] = normalize(example["video_features"], *stats["video"])
                 example["gap_mask"] = gap_mask(entry["gaps"], example["sequence_length"])[:, None]
                 writer.write(example, name=f"{entry['speaker']}/{entry['utterance']}#{entry['copy']}")
+            writer.metadata[WITHOUT_PHONES_KEY] = sorted(set(without_phones))
         shutil.copyfile(os.path.join(gap_root, set_name + ".json"), os.path.join(out_dir, "gaps.json"))
         counts[set_name] = len(gap_set["entries"])
     return counts
@@ -331,6 +337,22 @@ def make_model_dataset(records, model_name, batch_size, shuffle=False, seed=None
 # Record schema
 
 INPAINTING_MAX_PHONES = 64
+# Record manifest metadata: the clips written without phone labels (no .align file).
+WITHOUT_PHONES_KEY = "clips_without_phone_labels"
+
+
+def require_phone_labels(records, model_name) -> None:
+    """Raise one line if the record set ``records`` has clips without phone labels (MTL models and
+    the recogniser are trained on phones; ``avse align`` writes the missing ``.align`` files)."""
+    from avse_tf.records import load_manifest
+
+    manifest = load_manifest(records_manifest(records))
+    missing = manifest.metadata.get(WITHOUT_PHONES_KEY, [])
+    if missing:
+        raise UserInputError(
+            f"{model_name} needs phone labels, but {len(missing)} clips of {manifest.path} have no .align file "
+            f"(first: {missing[0]}); run `avse align DATA_DIR` and tfrecords_generator again, or train a model "
+            "without phones (a_blstm, av_blstm)")
 
 
 def inpainting_schema(mode="fixed", num_audio_samples=48000, audio_dim=257, video_dim=136, num_frames=250,

@@ -18,6 +18,7 @@ from avse_tf.systems.av_inpainting.pipeline import (
     LEARNING_RATE,
     make_model_dataset,
     records_manifest,
+    require_phone_labels,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def train(train_records, validation_records, exp_dir, model_name="a_blstm", batc
             return train_recognizer(data_dir, record_clips(train_records), record_clips(validation_records),
                                     exp_dir, batch_size, epochs, patience, seed, hidden_units, layers,
                                     learning_rate or RECOGNIZER_LEARNING_RATE, recognizer_copies, verbose=verbose)
+    if MODEL_SPECS[model_name]["mtl"]:
+        for records in (train_records, validation_records):
+            require_phone_labels(records, model_name)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     os.makedirs(exp_dir, exist_ok=True)
