@@ -219,7 +219,7 @@ def test_check_corpus_passes_a_clean_corpus_and_flags_each_bad_clip(trees, tmp_p
 
     bad = tmp_path / "grid"
     shutil.copytree(trees["grid"], bad)
-    (s1_a, s1_b, _), (s2_a, s2_b, _) = [grid.list_utterances(trees["seed"], s) for s in ("s1", "s2")]
+    (s1_a, s1_b, s1_c), (s2_a, s2_b, _) = [grid.list_utterances(trees["seed"], s) for s in ("s1", "s2")]
     frames, _ = read_video(bad / "s1" / f"{s1_a}.mpg")
     audio = load_audio(bad / "s1" / f"{s1_a}.wav")
     thirty = bad / "s1" / f"{s1_a}.mpg"  # the same 3 s at 30 fps: 90 frames
@@ -230,21 +230,24 @@ def test_check_corpus_passes_a_clean_corpus_and_flags_each_bad_clip(trees, tmp_p
     grey = bad / "s2" / f"{s2_a}.mpg"
     write_video(grey, np.full((75, 288, 360, 3), 128, np.uint8), 25, audio=load_audio(bad / "s2" / f"{s2_a}.wav"))
     os.remove(bad / "align" / "s2" / f"{s2_b}.align")
+    damaged = bad / "align" / "s1" / f"{s1_c}.align"
+    damaged.write_text("0 100 sil\nbroken\n")
 
     code, lines, summary = _check(capsys, bad, "--require_align")
     assert code == 2
-    assert len(lines) == 4, lines
+    assert len(lines) == 5, lines
     by_file = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in lines}
-    assert set(by_file) == {str(thirty), str(short), str(grey), str(bad / "s2" / f"{s2_b}.mpg")}
+    assert set(by_file) == {str(thirty), str(short), str(grey), str(bad / "s2" / f"{s2_b}.mpg"), str(damaged)}
     assert "runs at 30 fps but the models are trained on GRID's 25 fps" in by_file[str(thirty)]
     assert "lasts 2.00 s but" in by_file[str(short)] and "75 video frames" in by_file[str(short)]
     assert by_file[str(grey)].startswith("no face found")
     assert f"no alignment {s2_b}.align" in by_file[str(bad / "s2" / f"{s2_b}.mpg")]
+    assert by_file[str(damaged)].startswith(f"{s1_c}.align:2: an .align line needs 'start end word'")
     assert all("; " in problem for problem in by_file.values())  # each says what to do
-    assert "4 errors, 0 warnings in 4 files" in summary
-    # Without --require_align the missing alignment is not a problem; the other three still are.
+    assert "5 errors, 0 warnings in 5 files" in summary
+    # Without --require_align the missing alignment is not a problem; the other four still are.
     code, lines, _ = _check(capsys, bad)
-    assert code == 2 and len(lines) == 3
+    assert code == 2 and len(lines) == 4
 
 
 @pytest.mark.media
@@ -258,3 +261,17 @@ def test_check_corpus_reads_lrs3_and_warns_without_failing(trees, tmp_path, caps
     assert lines == [f"{missing}: warning: no transcript (a first line 'Text:  THE WORDS'); the clip can still be "
                      "used where words are not needed"]
     assert "(lrs3 layout" in summary and "0 errors, 1 warning in 1 file" in summary
+
+
+@pytest.mark.media
+def test_check_corpus_warns_on_audio_below_16_khz(trees, tmp_path, capsys):
+    low = tmp_path / "grid"
+    shutil.copytree(trees["grid"], low)
+    clip = grid.list_utterances(trees["seed"], "s1")[0]
+    wav = low / "s1" / f"{clip}.wav"
+    write_audio(wav, load_audio(wav, 8000), 8000)
+    code, lines, summary = _check(capsys, low, "--speakers", "1")
+    assert code == 0
+    assert lines == [f"{wav}: warning: {clip}.wav is sampled at 8000 Hz, below the 16000 Hz the models use: it will "
+                     "be upsampled and have nothing above 4 kHz; use a recording at 16000 Hz or more if there is one"]
+    assert summary.startswith("check-corpus: 3 clips of 1 speaker (")

@@ -141,7 +141,9 @@ def summary(corpus, problems) -> str:
     """One line: what was checked, how many errors and warnings in how many files."""
     errors = sum(problem.severity == "error" for problem in problems)
     warnings = len(problems) - errors
-    checked = f"{len(corpus.clips)} clips of {len(corpus.speakers())} speakers ({corpus.layout} layout, {corpus.root})"
+    clips, speakers = len(corpus.clips), len(corpus.speakers())
+    checked = (f"{clips} clip{'s' if clips != 1 else ''} of {speakers} speaker{'s' if speakers != 1 else ''} "
+               f"({corpus.layout} layout, {corpus.root})")
     if not problems:
         return f"check-corpus: {checked}: no problems"
     files = len({problem.file for problem in problems})
