@@ -19,7 +19,8 @@ command line prints it as one line and exits 2), or warns with :class:`avse_tf.e
 
 Callers: audio and landmark readers (:mod:`avse_tf.audio.io`, :mod:`avse_tf.video.landmarks`),
 video decoding (:mod:`avse_tf.video.io`), the record writer (every float feature of every
-system's records) and reader, each system's pipeline and its Python API helpers.
+system's records) and reader, each system's pipeline and its Python API helpers, and the corpus
+check (:mod:`avse_tf.data.corpora.check`, through :func:`problems_of`).
 """
 
 from __future__ import annotations
