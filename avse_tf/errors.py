@@ -58,6 +58,10 @@ class DurationMismatchError(UserInputError):
     """The audio and the video of one clip differ in duration by more than two video frames."""
 
 
+class FrameRateError(UserInputError):
+    """A video at another frame rate than the models were trained on (GRID's 25 fps)."""
+
+
 class InputWarning(UserWarning):
     """Input used under a stated rule (padded, trimmed, truncated, several faces); the command line
     prints it as ``avse: warning: <message>``."""

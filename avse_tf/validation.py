@@ -12,11 +12,15 @@ command line prints it as one line and exits 2), or warns with :class:`avse_tf.e
 * :func:`check_frame_count` — fewer frames decoded than the container's header announces
   (a truncated file);
 * :func:`warn_several_faces` — frames where the detector saw more than one face; the landmark
-  extractor follows the face of its first detection (:mod:`avse_tf.video.landmarks`).
+  extractor follows the face of its first detection (:mod:`avse_tf.video.landmarks`);
+* :func:`check_frame_rate` — a video at another rate than the 25 fps the models were trained on;
+* :func:`check_face_found` — no face in any of the frames the detector looked at;
+* :func:`check_sample_rate` — audio recorded below 16 kHz (upsampling cannot add the missing band).
 
 Callers: audio and landmark readers (:mod:`avse_tf.audio.io`, :mod:`avse_tf.video.landmarks`),
 video decoding (:mod:`avse_tf.video.io`), the record writer (every float feature of every
-system's records) and reader, each system's pipeline and its Python API helpers.
+system's records) and reader, each system's pipeline and its Python API helpers, and the corpus
+check (:mod:`avse_tf.data.corpora.check`, through :func:`problems_of`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ import warnings
 
 import numpy as np
 
+from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import (
     DurationMismatchError,
+    FrameRateError,
     InputWarning,
+    NoFaceError,
     NonFiniteError,
     UserInputError,
 )
@@ -152,6 +159,35 @@ def warn_several_faces(face_counts, source: str) -> None:
             f"{source}: {int(counts.max())} faces seen in frame{'s' if several.size > 1 else ''} "
             f"{frame_ranges(several)} (of the {int((counts > 0).sum())} frames where the detector ran); followed "
             "the largest face of the first detection and, at each re-detection, the face nearest to it"),
+            stacklevel=2)
+
+
+def check_frame_rate(fps: float, source: str, expected: float = FPS) -> None:
+    """:class:`FrameRateError` unless ``fps`` is ``expected`` (within 0.01): every model here was
+    trained on GRID's 25 fps video, and its visual features are per frame, so another rate feeds
+    them motion at the wrong speed."""
+    if abs(float(fps) - float(expected)) > 0.01:
+        raise FrameRateError(
+            f"{source} runs at {fps:g} fps but the models are trained on GRID's {expected:g} fps video; "
+            f"re-encode it at {expected:g} fps (ffmpeg -i IN -r {expected:g} OUT)")
+
+
+def check_face_found(face_counts, source: str) -> None:
+    """:class:`NoFaceError` when the detector found no face in any of the frames it looked at
+    (``face_counts[i]``: faces found in the i-th of them)."""
+    counts = np.asarray(face_counts)
+    if counts.size and not (counts > 0).any():
+        raise NoFaceError(f"no face found in {source} (looked at {counts.size} frame{'s' if counts.size > 1 else ''}); "
+                          "the face must be frontal and at least ~80 pixels wide, or leave this clip out")
+
+
+def check_sample_rate(rate: int, source: str, minimum: int = SAMPLE_RATE) -> None:
+    """Warn when audio was recorded below ``minimum`` Hz: it is usable after upsampling, but the band
+    above its Nyquist frequency stays empty, unlike the speech the models were trained on."""
+    if rate < minimum:
+        warnings.warn(InputWarning(
+            f"{source} is sampled at {rate} Hz, below the {minimum} Hz the models use: it will be upsampled and "
+            f"have nothing above {rate / 2000:g} kHz; use a recording at {minimum} Hz or more if there is one"),
             stacklevel=2)
 
 

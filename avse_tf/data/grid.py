@@ -91,19 +91,25 @@ def write_align(path, words, clip_seconds: float) -> None:
 
 def read_align(path) -> list:
     """Read a GRID ``.align`` file as ``(word, start_s, end_s)`` tuples (``sil``/``sp`` kept)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except UnicodeDecodeError:
+        raise UserInputError(f"{path} is not a text file; re-download or re-create the alignment") from None
     entries = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 3:
-                raise UserInputError(f"{path}:{number}: an .align line needs 'start end word', got {line.strip()!r}")
-            try:
-                start, end = int(parts[0]), int(parts[1])
-            except ValueError:
-                raise UserInputError(f"{path}:{number}: start/end must be integers, got {line.strip()!r}") from None
-            entries.append((parts[2], start / ALIGN_UNITS_PER_SECOND, end / ALIGN_UNITS_PER_SECOND))
+    for number, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise UserInputError(f"{path}:{number}: an .align line needs 'start end word', got {line.strip()!r}; "
+                                 "re-download or re-create the alignment")
+        try:
+            start, end = int(parts[0]), int(parts[1])
+        except ValueError:
+            raise UserInputError(f"{path}:{number}: start/end must be integers, got "
+                                 f"{line.strip()!r}; re-download or re-create the alignment") from None
+        entries.append((parts[2], start / ALIGN_UNITS_PER_SECOND, end / ALIGN_UNITS_PER_SECOND))
     return entries
 
 

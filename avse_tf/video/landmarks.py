@@ -101,11 +101,7 @@ class LandmarkExtractor:
 
     def detect_all(self, gray: np.ndarray) -> list:
         """Every face box in a gray frame (tries one upsampling step if none at first)."""
-        for upsample in sorted({self.upsample, self.upsample + 1}):
-            boxes = self.detector(gray, upsample)
-            if len(boxes):
-                return list(boxes)
-        return []
+        return _detect_all(self.detector, gray, self.upsample)
 
     def detect(self, gray: np.ndarray, near=None):
         """The largest face box in a gray frame, or the one whose centre is nearest to box ``near``;
@@ -165,6 +161,29 @@ class LandmarkExtractor:
 
         frames, _ = read_video(video_path, grayscale=True)
         return self.extract(frames, source=os.fspath(video_path))
+
+
+def _detect_all(detector, gray: np.ndarray, upsample: int) -> list:
+    for times in sorted({upsample, upsample + 1}):
+        boxes = detector(gray, times)
+        if len(boxes):
+            return list(boxes)
+    return []
+
+
+@functools.lru_cache(maxsize=1)
+def _frontal_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def count_faces(gray_frames, upsample: int = 0) -> np.ndarray:
+    """Faces dlib's detector finds in each gray frame, as :class:`LandmarkExtractor` would detect
+    them; loads no shape predictor (about 1 s), for checks that only ask whether a face is there."""
+    detector = _frontal_detector()
+    return np.array([len(_detect_all(detector, np.ascontiguousarray(gray), upsample)) for gray in gray_frames],
+                    np.int32)
 
 
 def _choose(boxes, near=None):
