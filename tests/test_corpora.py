@@ -12,40 +12,19 @@ import shutil
 import numpy as np
 import pytest
 
-from avse_tf.audio.io import load_audio, resample, write_audio
+from avse_tf.audio.io import load_audio, write_audio
 from avse_tf.data import grid
 from avse_tf.data.corpora import MANIFEST, detect_layout, import_corpus, read_corpus
 from avse_tf.errors import UserInputError
 from avse_tf.video.io import probe, read_video, write_video
-
-GRID_RATE = 50000  # GRID's high-quality audio archives
-
-
-def _seed_clips(root):
-    return [(speaker, clip) for speaker in grid.list_speakers(root) for clip in grid.list_utterances(root, speaker)]
-
-
-def _as_grid_distributed(seed_root, out, audio_root=None):
-    """GRID's unpacked archives: s<k>/<id>.mpg, s<k>/<id>.wav at 50 kHz (in ``audio_root`` if
-    given), align/s<k>/<id>.align."""
-    for speaker, clip in _seed_clips(seed_root):
-        source = os.path.join(seed_root, speaker)
-        os.makedirs(os.path.join(out, speaker), exist_ok=True)
-        shutil.copyfile(os.path.join(source, "video", clip + ".mpg"), os.path.join(out, speaker, clip + ".mpg"))
-        audio = load_audio(os.path.join(source, "audio", clip + ".wav"), None)
-        write_audio(os.path.join(audio_root or out, speaker, clip + ".wav"), resample(audio, 16000, GRID_RATE),
-                    GRID_RATE)
-        os.makedirs(os.path.join(out, "align", speaker), exist_ok=True)
-        shutil.copyfile(os.path.join(source, "align", clip + ".align"),
-                        os.path.join(out, "align", speaker, clip + ".align"))
-
+from corpus_trees import GRID_RATE, as_grid_distributed, seed_clips
 
 def _lrs3_text(words):
     return (f"Text:  {words.upper()}\nConf:  4\n\nWORD START END ASDSCORE\n"
             + "".join(f"{word.upper()} 0.{i}0 0.{i}5 1.0\n" for i, word in enumerate(words.split())))
 
 
-# (video id, split, clip) of each synthetic clip, in _seed_clips order: s1's go to "vidA" in two
+# (video id, split, clip) of each synthetic clip, in seed_clips order: s1's go to "vidA" in two
 # splits with a clip 00001 in each; s2's to "0bVid" (sorted first, so it becomes s1).
 LRS3_PLACES = [("vidA", "trainval", "00001"), ("vidA", "trainval", "00002"), ("vidA", "pretrain", "00001"),
                ("0bVid", "test", "00001"), ("0bVid", "test", "00002"), ("0bVid", "test", "00003")]
@@ -55,7 +34,7 @@ def _as_lrs3(seed_root, out):
     """``<out>/<split>/<video id>/<clip>.mp4`` (H.264 + AAC) with ``<clip>.txt``; returns
     ``{(split, video id, clip): (seed speaker, seed clip)}``."""
     places = {}
-    for (speaker, clip), (video_id, split, name) in zip(_seed_clips(seed_root), LRS3_PLACES):
+    for (speaker, clip), (video_id, split, name) in zip(seed_clips(seed_root), LRS3_PLACES):
         folder = os.path.join(out, split, video_id)
         frames, fps = read_video(os.path.join(seed_root, speaker, "video", clip + ".mpg"))
         audio = load_audio(os.path.join(seed_root, speaker, "audio", clip + ".wav"))
@@ -71,7 +50,7 @@ def trees(small_corpus, tmp_path_factory):
     seed_root = str(small_corpus[0])
     base = tmp_path_factory.mktemp("corpora")
     grid_root, lrs3_root = str(base / "grid"), str(base / "lrs3")
-    _as_grid_distributed(seed_root, grid_root)
+    as_grid_distributed(seed_root, grid_root)
     places = _as_lrs3(seed_root, lrs3_root)
     return {"seed": seed_root, "grid": grid_root, "lrs3": lrs3_root, "lrs3_places": places, "base": base}
 
@@ -80,7 +59,7 @@ def test_each_layout_is_detected_and_read(trees, tmp_path):
     for layout in ("seed", "grid", "lrs3"):
         assert detect_layout(trees[layout]) == layout
 
-    seed_ids = _seed_clips(trees["seed"])
+    seed_ids = seed_clips(trees["seed"])
     corpus = read_corpus(trees["grid"])
     assert corpus.speakers() == ["s1", "s2"]
     assert [(clip.speaker, clip.clip_id) for clip in corpus.clips] == seed_ids
@@ -131,11 +110,11 @@ def test_import_grid_round_trip_manifest_and_resume(trees, tmp_path):
     dest = str(tmp_path / "imported")
     audio_root = str(tmp_path / "grid_audio")  # the audio archives unpacked elsewhere
     grid_root = str(tmp_path / "grid")
-    _as_grid_distributed(trees["seed"], grid_root, audio_root=audio_root)
+    as_grid_distributed(trees["seed"], grid_root, audio_root=audio_root)
     manifest = import_corpus(grid_root, dest, audio_dir=audio_root, show_progress=False)
 
     seed = trees["seed"]
-    for speaker, clip in _seed_clips(seed):
+    for speaker, clip in seed_clips(seed):
         imported = os.path.join(dest, speaker, "audio", clip + ".wav")
         assert probe_rate(imported) == 16000
         original = load_audio(os.path.join(seed, speaker, "audio", clip + ".wav"), None)
@@ -163,7 +142,7 @@ def test_import_grid_round_trip_manifest_and_resume(trees, tmp_path):
 
     # Resume: finished files are kept as they are; a missing one is written again, alone.
     before = _files_and_times(dest)
-    speaker, clip = _seed_clips(seed)[1]
+    speaker, clip = seed_clips(seed)[1]
     lost = os.path.join(speaker, "audio", clip + ".wav")
     os.remove(os.path.join(dest, lost))
     assert import_corpus(grid_root, dest, audio_dir=audio_root, show_progress=False) == manifest

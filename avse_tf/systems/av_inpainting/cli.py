@@ -13,6 +13,7 @@ import os
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import SAMPLE_RATE
+from avse_tf.data.corpora.recipes import add_user_corpus_arguments, user_corpus_from_args
 from avse_tf.data.synth.options import add_corpus_arguments, corpus_options_from_args
 from avse_tf.systems.av_inpainting import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
@@ -130,8 +131,8 @@ def register(subparsers) -> None:
         description="synth-grid -> landmarks -> gaps -> records -> phone recogniser -> 4 models -> tests on unseen "
                     "speakers. Resumable.")
     recipe.add_argument("--work_dir", required=True)
-    recipe.add_argument("--speakers", type=int, default=10)
-    recipe.add_argument("--utterances", type=int, default=30)
+    recipe.add_argument("--speakers", type=int, default=None, help="synthetic speakers (default 10)")
+    recipe.add_argument("--utterances", type=int, default=None, help="synthetic utterances per speaker (default 30)")
     recipe.add_argument("--epochs", type=int, default=20)
     recipe.add_argument("--hidden_units", type=int, default=250)
     recipe.add_argument("--layers", type=int, default=None)
@@ -147,6 +148,7 @@ def register(subparsers) -> None:
     recipe.add_argument("--patience", type=int, default=5)
     recipe.add_argument("--seed", type=int, default=1)
     add_corpus_arguments(recipe)
+    add_user_corpus_arguments(recipe)
     recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
     inpaint = commands.add_parser(
@@ -249,13 +251,17 @@ def run_recipe(args) -> int:
     import_tensorflow_quietly()
     from avse_tf.systems.av_inpainting.recipe import run_recipe as recipe
 
+    user_corpus = user_corpus_from_args(args)
+    if user_corpus is None:
+        args.speakers = 10 if args.speakers is None else args.speakers
+        args.utterances = 30 if args.utterances is None else args.utterances
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
                    hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,
                    models=[m for m in args.models.split(",") if m], seed=args.seed, patience=args.patience,
                    train_copies=args.train_copies, recognizer_epochs=args.recognizer_epochs,
                    recognizer_units=args.recognizer_units, phase=args.phase,
                    griffin_lim_iterations=args.griffin_lim_iterations, recognizer_copies=args.recognizer_copies,
-                   corpus_options=corpus_options_from_args(args))
+                   corpus_options=corpus_options_from_args(args), user_corpus=user_corpus)
     print(table)
     return 0
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 
 from avse_tf.constants import BEST_CHECKPOINT
-from avse_tf.errors import UserInputError
+from avse_tf.errors import InputWarning, UserInputError
 from avse_tf.utils import atomic_write_text
 
 MODELS = ("a_blstm", "av_blstm", "a_blstm_mtl", "av_blstm_mtl")
@@ -82,6 +83,15 @@ def _row(summary, kind, paper_label):
     return row
 
 
+def _has_phone_labels(records) -> bool:
+    """Whether every training and validation clip of the records has phone labels (``.align``)."""
+    from avse_tf.records import load_manifest
+    from avse_tf.systems.av_inpainting.pipeline import WITHOUT_PHONES_KEY
+
+    return not any(load_manifest(os.path.join(records, set_name, "records.json")).metadata.get(WITHOUT_PHONES_KEY)
+                   for set_name in ("TRAINING_SET", "VALIDATION_SET"))
+
+
 def _fingerprint(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -93,12 +103,14 @@ def _fingerprint(path) -> str:
 def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250, layers=None, batch_size=8,
                models=MODELS, seed=1, patience=5, train_copies=2, recognizer_epochs=None, recognizer_units=None,
                phase="auto", griffin_lim_iterations=100, validation_speakers=2, test_speakers=2,
-               verbose="auto", recognizer_copies=None, corpus_options=None) -> str:
+               verbose="auto", recognizer_copies=None, corpus_options=None, user_corpus=None) -> str:
     """Run every step (see the module doc) in ``work_dir``; returns the tables (also written to
     ``results/table.md``). The recogniser gets ``recognizer_units`` (default ``hidden_units``),
     ``recognizer_epochs`` (default ``2 * epochs``) of ``recognizer_copies`` copies per clip (default
     :data:`avse_tf.systems.av_inpainting.phone_recognizer.RECOGNIZER_COPIES`) and 2 BLSTM layers.
-    ``corpus_options``: further ``generate_grid_corpus`` keywords (:mod:`avse_tf.data.synth.options`)."""
+    ``corpus_options``: further ``generate_grid_corpus`` keywords (:mod:`avse_tf.data.synth.options`).
+    ``user_corpus``: run on a user's corpus instead (:func:`avse_tf.data.corpora.recipes.user_corpus_from_args`)."""
+    from avse_tf.data.corpora.recipes import recipe_corpus
     from avse_tf.data.gaps import TEST_GAP_MS
     from avse_tf.data.preprocess import extract_landmarks
     from avse_tf.data.synth.options import check_corpus_options, make_corpus
@@ -110,10 +122,14 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise UserInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    corpus = os.path.join(work_dir, "corpus")
-    make_corpus(corpus, speakers, utterances, seed, corpus_options)
-    split = split_speakers(speakers, validation_speakers, test_speakers)
-    extract_landmarks(corpus, [s for names in split.values() for s in names], "video", "landmarks")
+
+    def synthetic(folder):
+        make_corpus(folder, speakers, utterances, seed, corpus_options)
+        return split_speakers(speakers, validation_speakers, test_speakers)
+
+    source = recipe_corpus(work_dir, user_corpus, synthetic)
+    corpus, split = source.root, source.split
+    extract_landmarks(corpus, source.speakers, "video", "landmarks", ext=source.video_extension)
     pipeline.generate_gap_sets(corpus, split, "gaps", seed=seed, train_copies=train_copies)
     pipeline.generate_records(corpus, "gaps", "inpainting_records")
     records = os.path.join(corpus, "inpainting_records")
@@ -126,10 +142,15 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
                                 data_dir=corpus,
                                 recognizer_copies=recognizer_copies or phone_recognizer.RECOGNIZER_COPIES)
 
-    train("phone_recognizer", recognizer_units or hidden_units, recognizer_epochs or 2 * epochs)
-    recognizer_path = os.path.join(experiments, "phone_recognizer", BEST_CHECKPOINT)
-    recognizer = load_model(recognizer_path)
-    recognizer_id = _fingerprint(recognizer_path)
+    recognizer = recognizer_id = None
+    if _has_phone_labels(records):
+        train("phone_recognizer", recognizer_units or hidden_units, recognizer_epochs or 2 * epochs)
+        recognizer_path = os.path.join(experiments, "phone_recognizer", BEST_CHECKPOINT)
+        recognizer = load_model(recognizer_path)
+        recognizer_id = _fingerprint(recognizer_path)
+    else:  # a user's corpus without .align files: A / AV models, no project PER
+        warnings.warn(InputWarning("no PER from the project's phone recogniser: the corpus has clips without .align "
+                                   "files (avse align writes them)"), stacklevel=2)
     for model_name in models:
         train(model_name, hidden_units, epochs)
     test_sets = ["TEST_SET"] + [pipeline.fixed_gap_set_name(ms) for ms in TEST_GAP_MS]
@@ -142,7 +163,7 @@ def run_recipe(work_dir, speakers=10, utterances=30, epochs=20, hidden_units=250
     for set_name in test_sets:
         for model_name in models:
             key = f"{set_name}/{model_name}"
-            if done.get(key, {}).get("recognizer") != recognizer_id:
+            if key not in done or done[key].get("recognizer") != recognizer_id:
                 done[key] = evaluate.test(os.path.join(records, set_name), os.path.join(experiments, model_name),
                                             os.path.join(work_dir, "results", set_name, model_name),
                                             recognizer=recognizer, phase=phase,

@@ -12,6 +12,7 @@ import os
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.cli.shared import add_length_policy_arguments
 from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
+from avse_tf.data.corpora.recipes import add_user_corpus_arguments, user_corpus_from_args
 from avse_tf.data.synth.options import add_corpus_arguments, corpus_options_from_args
 from avse_tf.systems.landmark_enhancement import SYSTEM
 from avse_tf.systems.presets import add_preset_argument
@@ -181,9 +182,10 @@ def register(subparsers) -> None:
                     "av_concat_mask, av_concat_spec, vl2m_ref and av_concat_mask_ref (the _ref recipe with VL2M's "
                     "estimated TBMs) -> test on unseen speakers -> table. Resumable: finished steps are kept.")
     recipe.add_argument("--work_dir", required=True, help="folder for the corpus, records, experiments, results")
-    recipe.add_argument("--speakers", type=int, default=8, help="synthetic speakers (at least 8): the last 3 are the "
-                        "unseen test speakers, the 3 before them validation, the rest training")
-    recipe.add_argument("--utterances", type=int, default=16, help="utterances per speaker")
+    recipe.add_argument("--speakers", type=int, default=None, help="synthetic speakers (at least 8; default 8): the "
+                        "last 3 are the unseen test speakers, the 3 before them validation, the rest training")
+    recipe.add_argument("--utterances", type=int, default=None, help="utterances per speaker (synthetic: made, default "
+                        "16; --data_dir: at most this many mixed per speaker, default all)")
     recipe.add_argument("--epochs", type=int, default=30)
     recipe.add_argument("--hidden_units", type=int, default=250)
     recipe.add_argument("--layers", type=int, default=None, help="BLSTM layers (default: each preset's)")
@@ -195,6 +197,7 @@ def register(subparsers) -> None:
     recipe.add_argument("--patience", type=int, default=5, help="early stopping patience (epochs)")
     recipe.add_argument("--seed", type=int, default=1)
     add_corpus_arguments(recipe)
+    add_user_corpus_arguments(recipe)
     recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
     enhance = commands.add_parser(
@@ -394,10 +397,14 @@ def run_recipe(args) -> int:
     import_tensorflow_quietly()
     from avse_tf.systems.landmark_enhancement.recipe import run_recipe as recipe
 
+    user_corpus = user_corpus_from_args(args)
+    if user_corpus is None:
+        args.speakers = 8 if args.speakers is None else args.speakers
+        args.utterances = 16 if args.utterances is None else args.utterances
     table = recipe(args.work_dir, speakers=args.speakers, utterances=args.utterances, epochs=args.epochs,
                    hidden_units=args.hidden_units, layers=args.layers, batch_size=args.batch_size,
                    num_speakers=[int(n) for n in args.num_speakers.split(",")], models=args.models.split(","),
                    metrics=args.metrics.split(","), seed=args.seed, num_mix=args.num_mix, patience=args.patience,
-                   corpus_options=corpus_options_from_args(args))
+                   corpus_options=corpus_options_from_args(args), user_corpus=user_corpus)
     print(table)
     return 0

@@ -1,9 +1,10 @@
-"""One command from nothing to the paper-style table of Morrone et al. 2019, on synthetic data.
+"""One command from nothing to the paper-style table of Morrone et al. 2019, on synthetic data or yours.
 
 Steps (each resumable: finished outputs are kept):
 
 1. ``synth-grid`` corpus; speakers split into training, validation and unseen test speakers
    (the last three are the test speakers, the three before them validation, the rest training);
+   or the user's corpus (``--data_dir``, imported) with the user's three speaker lists;
 2. landmarks (``video_preprocessing``) and oracle TBMs (``tbm_computation``) for every speaker;
 3. for each mixture size (2, 3 speakers): mixtures per set, interferers drawn from the same set's
    speakers, so test mixtures contain unseen voices only; records with oracle TBMs;
@@ -109,9 +110,13 @@ def results_table(results, num_speakers, metrics) -> str:
 def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250, layers=None, batch_size=8,
                num_speakers=(2, 3), models=("vl2m", "av_concat_mask", "av_concat_spec") + REF_MODELS,
                metrics=("sdr", "si_sdr", "pesq", "stoi", "estoi", "visqol"), seed=1, num_mix=2, patience=5,
-               verbose="auto", corpus_options=None) -> str:
+               verbose="auto", corpus_options=None, user_corpus=None) -> str:
     """Every step (see the module doc) in ``work_dir``; returns the table (also ``results/table.txt``).
-    ``corpus_options``: further ``generate_grid_corpus`` keywords (:mod:`avse_tf.data.synth.options`)."""
+    ``corpus_options``: further ``generate_grid_corpus`` keywords (:mod:`avse_tf.data.synth.options`).
+    ``user_corpus``: run on a user's corpus instead of a synthetic one
+    (:func:`avse_tf.data.corpora.recipes.user_corpus_from_args`); ``utterances`` then caps the
+    target utterances mixed per speaker (None: all)."""
+    from avse_tf.data.corpora.recipes import recipe_corpus
     from avse_tf.data.masks import compute_tbms
     from avse_tf.data.preprocess import extract_landmarks
     from avse_tf.data.synth.options import check_corpus_options, make_corpus
@@ -120,11 +125,14 @@ def run_recipe(work_dir, speakers=10, utterances=12, epochs=20, hidden_units=250
     from avse_tf.systems.presets import get_preset
 
     corpus_options = check_corpus_options(corpus_options)
-    corpus = os.path.join(work_dir, "corpus")
-    make_corpus(corpus, speakers, utterances, seed, corpus_options)
-    split = split_speakers(speakers)
-    every = [s for names in split.values() for s in names]
-    extract_landmarks(corpus, every, "video", "landmarks")
+
+    def synthetic(folder):
+        make_corpus(folder, speakers, utterances, seed, corpus_options)
+        return split_speakers(speakers)
+
+    source = recipe_corpus(work_dir, user_corpus, synthetic)
+    corpus, split, every = source.root, source.split, source.speakers
+    extract_landmarks(corpus, every, "video", "landmarks", ext=source.video_extension)
     compute_tbms(corpus, every, "audio", "tbm")
     results = {}
     for size in num_speakers:
