@@ -58,6 +58,11 @@ class DurationMismatchError(UserInputError):
     """The audio and the video of one clip differ in duration by more than two video frames."""
 
 
+class TranscriptError(UserInputError):
+    """A transcript that cannot be used: missing, empty, a word the pronouncing dictionary does not
+    know, or words that do not fit in the audio they are aligned to."""
+
+
 class InputWarning(UserWarning):
     """Input used under a stated rule (padded, trimmed, truncated, several faces); the command line
     prints it as ``avse: warning: <message>``."""
