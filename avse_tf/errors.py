@@ -62,6 +62,11 @@ class FrameRateError(UserInputError):
     """A video at another frame rate than the models were trained on (GRID's 25 fps)."""
 
 
+class TranscriptError(UserInputError):
+    """A transcript that cannot be used: missing, empty, a word the pronouncing dictionary does not
+    know, or words that do not fit in the audio they are aligned to."""
+
+
 class InputWarning(UserWarning):
     """Input used under a stated rule (padded, trimmed, truncated, several faces); the command line
     prints it as ``avse: warning: <message>``."""

@@ -10,6 +10,8 @@
 ``l1``                 mean absolute error, optionally masked
 ``edit_distance``      Levenshtein distance between token sequences
 ``error_rate``         corpus-level WER / PER
+``word_error_rate``    WER of PocketSphinx's words (GRID grammar or free trigram LM) on waveforms
+``phone_error_rate``   PER of PocketSphinx's phone decoding on waveforms (:mod:`~avse_tf.metrics.recognition`)
 ``evaluate``           several metrics for an estimate, the mixture and the improvement
 ``format_table``       plain-text table of ``evaluate``'s result
 ``psnr`` / ``ssim``    image quality against reference frames (:mod:`avse_tf.metrics.image`)
@@ -19,13 +21,14 @@
 
 Inputs are 1-D numpy waveforms; lengths within 1 % are trimmed to the shortest, larger mismatches
 and silent signals raise :class:`avse_tf.errors.MetricInputError`. The third-party metric packages
-are imported on first use.
+(PocketSphinx included) are imported on first use.
 """
 
 from avse_tf.metrics.error_rates import edit_distance, error_rate
 from avse_tf.metrics.image import correlation, psnr, speech_envelope, ssim
 from avse_tf.metrics.intelligibility import estoi, stoi
 from avse_tf.metrics.quality import pesq, visqol
+from avse_tf.metrics.recognition import PocketSphinxRecognizer, phone_error_rate, word_error_rate
 from avse_tf.metrics.report import DEFAULT_METRICS, METRICS, evaluate, format_table
 from avse_tf.metrics.separation import bss_eval_sources, l1, sdr, si_sdr
 
@@ -33,4 +36,5 @@ __all__ = [
     "pesq", "visqol", "stoi", "estoi", "bss_eval_sources", "sdr", "si_sdr", "l1",
     "edit_distance", "error_rate", "evaluate", "format_table", "METRICS", "DEFAULT_METRICS",
     "psnr", "ssim", "correlation", "speech_envelope",
+    "PocketSphinxRecognizer", "word_error_rate", "phone_error_rate",
 ]
