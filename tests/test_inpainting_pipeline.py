@@ -95,8 +95,12 @@ def test_testing_writes_metrics_wavs_and_figures(prepared, capsys):
     for row, (_, utterance, reference, heard) in zip(rows, clean["examples"]):
         assert float(row["gap_ms"]) == 33 * 12.0
         assert float(row["stoi_inpainted"]) > float(row["stoi_unprocessed"])  # anything beats silence in the gap
-        assert int(row["phones"]) == len(reference) > 10, (row, utterance)
-        assert int(row["phone_errors_clean"]) == edit_distance(reference, heard), (row, utterance)
+        assert int(row["blstm_phones"]) == len(reference) > 10, (row, utterance)
+        assert int(row["blstm_phone_errors_clean"]) == edit_distance(reference, heard), (row, utterance)
+        # PocketSphinx's PER / WER against the GRID sentence, with its clean-speech floor
+        assert int(row["wer_reference_length"]) == 6 and int(row["per_reference_length"]) > 10, row
+        for metric in ("per", "wer"):
+            assert 0 <= float(row[f"{metric}_clean"]) <= float(row[f"{metric}_unprocessed"]) + 0.5, row
     assert len([n for n in os.listdir(os.path.join(out, "s4")) if n.endswith(".wav")]) == 3
     assert len([n for n in os.listdir(os.path.join(out, "s4")) if n.endswith(".png")]) == 2
     # Oracle phase: the analysis mode.

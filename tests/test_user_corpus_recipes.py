@@ -16,7 +16,7 @@ import pytest
 from avse_tf.cli.main import main
 from corpus_trees import as_grid_distributed
 
-pytestmark = [pytest.mark.slow, pytest.mark.media]
+pytestmark = pytest.mark.slow
 
 SPLIT = ["--train_speakers", "1", "2", "--val_speakers", "s3", "4", "--test_speakers", "5", "6"]
 SMALL = ["--hidden_units", "8", "--layers", "1", "--epochs", "1", "--seed", "1"]
@@ -75,6 +75,15 @@ def test_enhancement_recipe_on_a_grid_layout_corpus(grid_corpus, tmp_path, capsy
 
 
 def test_inpainting_recipe_without_alignments_then_after_align(grid_corpus, tmp_path, capsys):
+    """Without .align files: A / AV train, MTL is refused. ``avse align`` on the user's corpus then
+    writes what it can (on these synthetic voices not every clip aligns: the model card says which),
+    and the same recipe command, resumed, re-imports them, rewrites the records and trains MTL on
+    the clips with phone labels."""
+    import re
+
+    from avse_tf.records import load_manifest
+    from avse_tf.systems.av_inpainting.pipeline import WITH_PHONES_KEY, WITHOUT_PHONES_KEY
+
     grid_root = str(tmp_path / "GRID_no_align")
     shutil.copytree(grid_corpus / "GRID", grid_root, symlinks=True)
     shutil.rmtree(os.path.join(grid_root, "align"))
@@ -84,9 +93,21 @@ def test_inpainting_recipe_without_alignments_then_after_align(grid_corpus, tmp_
     capsys.readouterr()
     assert main([*common, "--models", "a_blstm,av_blstm"]) == 0
     captured = capsys.readouterr()
-    assert "## TEST_SET" in captured.out and "| AV " in captured.out.replace("|AV ", "| AV ")
+    assert "## TEST_SET" in captured.out and re.search(r"^AV +\d", captured.out, re.M), captured.out
     assert "no PER from the project's phone recogniser" in captured.err
     assert not os.path.exists(os.path.join(work, "experiments", "phone_recognizer"))
     assert main([*common, "--models", "av_blstm_mtl"]) == 2
-    error = capsys.readouterr().err.strip().splitlines()
+    error = [line for line in capsys.readouterr().err.splitlines() if line.startswith("avse:")]  # not progress
     assert len(error) == 1 and "needs phone labels" in error[0] and "avse align" in error[0], error
+
+    main(["align", grid_root])  # exit 2 when some clips do not align; those it aligns are written
+    written = sorted(name for speaker in os.listdir(grid_root) if speaker.startswith("s")
+                     for name in os.listdir(os.path.join(grid_root, speaker, "align"))
+                     if os.path.isdir(os.path.join(grid_root, speaker, "align")))
+    assert len(written) >= 9, written  # measured: 12 of 18 (two voices fail)
+    capsys.readouterr()
+    assert main([*common, "--models", "a_blstm,av_blstm,av_blstm_mtl"]) == 0
+    assert os.path.isfile(os.path.join(work, "experiments", "av_blstm_mtl", "history.csv"))
+    training = load_manifest(os.path.join(work, "corpus", "inpainting_records", "TRAINING_SET", "records.json"))
+    labelled = training.metadata[WITH_PHONES_KEY]
+    assert labelled >= 1 and labelled + len(training.metadata[WITHOUT_PHONES_KEY]) == 6

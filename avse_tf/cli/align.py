@@ -1,7 +1,8 @@
 """The shared ``avse align`` command: GRID ``.align`` word timings by forced alignment.
 
-For corpora in GRID's layout that come without word alignments: every ``s<k>/audio/<id>.wav``
-that has no ``s<k>/align/<id>.align`` gets one, from PocketSphinx's forced alignment
+For GRID-like corpora (as distributed, or the seed layout) that come without word alignments:
+every clip's audio (``s<k>/<id>.wav`` or ``s<k>/audio/<id>.wav``) that has no alignment gets
+``s<k>/align/<id>.align``, from PocketSphinx's forced alignment
 (:meth:`avse_tf.metrics.recognition.PocketSphinxRecognizer.align`) of its transcript. The
 transcript of a clip is, in this order: ``<id>.txt`` beside the audio, ``TRANSCRIPTS/s<k>/<id>.txt``
 or ``TRANSCRIPTS/<id>.txt`` (``--transcripts``), else the GRID sentence its id spells
@@ -23,13 +24,16 @@ from avse_tf.errors import TranscriptError, UserInputError
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "align", help="write GRID .align word timings by forced alignment (PocketSphinx) where they are missing",
-        description="For every DIR/s<k>/audio/<id>.wav without DIR/s<k>/align/<id>.align: force-align its "
+        description="For every clip of DIR (GRID as distributed or s<k>/audio/) without an .align file: force-align its "
                     "transcript with PocketSphinx's US-English acoustic model and write the word timings in "
                     "GRID's .align format (1/25000 s, sil/sp between words). Transcript: <id>.txt beside the "
                     "audio, else in --transcripts (as s<k>/<id>.txt or <id>.txt), else the GRID sentence of "
                     "the id (bbaf2n = 'bin blue at f two now'). Existing .align files are kept unless "
                     "--overwrite, so an interrupted run resumes.")
-    parser.add_argument("data_dir", metavar="DIR", help="corpus folder in GRID's layout (s<k>/audio/<id>.wav)")
+    parser.add_argument("data_dir", metavar="DIR", help="corpus folder: GRID as distributed (s<k>/<id>.wav) or "
+                        "s<k>/audio/<id>.wav; .align files go to s<k>/align/")
+    parser.add_argument("--layout", choices=("auto", "grid", "seed"), default="auto",
+                        help="the corpus's folder tree (default: detected)")
     parser.add_argument("--speakers", default=None,
                         help="comma-separated speakers to align, e.g. s1,s2 or 1,2 (default: every s<k> folder)")
     parser.add_argument("--transcripts", default=None, metavar="FOLDER",
@@ -52,44 +56,29 @@ def _speakers(root, text) -> list:
     return list(dict.fromkeys(names))
 
 
-def transcript_of(audio_path, speaker, utterance_id, transcripts_dir=None) -> tuple:
-    """``(words, source)`` of one clip (see the module doc for the search order)."""
-    from avse_tf.data import grid
-    from avse_tf.metrics.recognition import transcript_words
+def _pending_clips(root, speakers, transcripts_dir, overwrite, layout="auto") -> tuple:
+    """``(clips to align, number kept)``; each clip ``(speaker, id, audio, align, words, source)``.
+    The corpus is read in its layout (:func:`avse_tf.data.corpora.read_corpus`: GRID as distributed
+    or the seed layout); a missing ``.align`` is written to ``s<k>/align/<id>.align``, where both
+    layouts look for it."""
+    from avse_tf.data.corpora import read_corpus
+    from avse_tf.data.corpora.transcripts import clip_transcript
 
-    candidates = [os.path.splitext(audio_path)[0] + ".txt"]
-    if transcripts_dir is not None:
-        candidates += [os.path.join(transcripts_dir, speaker, f"{utterance_id}.txt"),
-                       os.path.join(transcripts_dir, f"{utterance_id}.txt")]
-    for path in candidates:
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                words = transcript_words(handle.read())
-            if not words:
-                raise TranscriptError(f"transcript {path} is empty; write the words spoken in {audio_path}")
-            return words, path
-    try:
-        return list(grid.id_to_sentence(utterance_id)), "GRID id"
-    except ValueError:
-        where = " or in --transcripts" if transcripts_dir is not None else ""
-        raise TranscriptError(f"no transcript for {audio_path}: no {utterance_id}.txt beside it{where}, and "
-                              f"{utterance_id!r} is not a GRID id; write its words to {candidates[0]}") from None
-
-
-def _pending_clips(root, speakers, transcripts_dir, overwrite) -> tuple:
-    """``(clips to align, number kept)``; each clip ``(speaker, id, audio, align, words, source)``."""
-    from avse_tf.data import grid
-
+    corpus = read_corpus(root, layout, speakers)
+    if corpus.layout == "lrs3":
+        raise UserInputError(f"{root} is LRS3: its .txt files hold word timings already; avse align is for "
+                             "GRID-like corpora (s<k>/...)")
     clips, kept = [], 0
-    for speaker in speakers:
-        for utterance_id in grid.list_utterances(root, speaker, "audio", ".wav"):
-            audio_path = os.path.join(root, speaker, "audio", f"{utterance_id}.wav")
-            align_path = os.path.join(root, speaker, "align", f"{utterance_id}.align")
-            if os.path.exists(align_path) and not overwrite:
-                kept += 1
-                continue
-            words, source = transcript_of(audio_path, speaker, utterance_id, transcripts_dir)
-            clips.append((speaker, utterance_id, audio_path, align_path, words, source))
+    for clip in corpus.clips:
+        if clip.audio is None:
+            continue  # avse check-corpus reports clips without audio
+        align_path = clip.align or os.path.join(root, clip.speaker, "align", f"{clip.clip_id}.align")
+        if os.path.exists(align_path) and not overwrite:
+            kept += 1
+            continue
+        words, source = clip_transcript(root, clip.speaker, clip.clip_id, clip.audio, transcripts_dir,
+                                        use_alignment=False)
+        clips.append((clip.speaker, clip.clip_id, clip.audio, align_path, words, source))
     return clips, kept
 
 
@@ -104,7 +93,7 @@ def run_align(args) -> int:
         raise UserInputError(f"corpus folder not found: {root}")
     if args.transcripts is not None and not os.path.isdir(args.transcripts):
         raise UserInputError(f"--transcripts {args.transcripts} is not a folder")
-    clips, kept = _pending_clips(root, _speakers(root, args.speakers), args.transcripts, args.overwrite)
+    clips, kept = _pending_clips(root, _speakers(root, args.speakers), args.transcripts, args.overwrite, args.layout)
     recognizer = PocketSphinxRecognizer()
     for _, _, audio_path, _, words, source in clips:  # every transcript checked before anything is written
         unknown = recognizer.unknown_words(words)

@@ -53,6 +53,7 @@ import os
 import numpy as np
 
 from avse_tf.constants import SAMPLE_RATE
+from avse_tf.data.corpora.transcripts import transcript_words
 from avse_tf.errors import MetricInputError, TranscriptError, UserInputError
 from avse_tf.validation import require_finite
 
@@ -62,7 +63,6 @@ LANGUAGE_MODELS = (GRID_GRAMMAR, FREE_LANGUAGE_MODEL)
 PHONE_SEARCH = "phones"
 RECOGNIZER_RATE = 16000  # the en-us acoustic model's audio rate
 FRAMES_PER_SECOND = 100  # PocketSphinx's default frame rate (-frate 100): segment times are in frames
-_PUNCTUATION = ".,;:!?\"()[]{}"
 
 
 def _import_pocketsphinx():
@@ -93,13 +93,6 @@ def _is_filler_word(token: str) -> bool:
 
 def _is_filler_phone(token: str) -> bool:
     return token == "SIL" or token.startswith("+") or not token
-
-
-def transcript_words(text: str) -> list:
-    """Words of a transcript text: lower case, split on white space, surrounding punctuation removed
-    (apostrophes kept: the dictionary has ``don't``)."""
-    words = (word.strip(_PUNCTUATION).lower() for word in text.split())
-    return [word for word in words if word]
 
 
 class PocketSphinxRecognizer:
@@ -302,5 +295,73 @@ def phone_error_rate(references, audios, sample_rate: int = SAMPLE_RATE,
     return error_rate(reference_phones, hypotheses)
 
 
+# The recognition measures a results table may ask for: (what is decoded, the search).
+RECOGNITION_METRICS = {"wer": ("words", GRID_GRAMMAR), "wer_free": ("words", FREE_LANGUAGE_MODEL),
+                       "per": ("phones", PHONE_SEARCH)}
+
+
+def clip_errors(metric, reference_words, audio, sample_rate: int = SAMPLE_RATE,
+                recognizer: PocketSphinxRecognizer | None = None) -> tuple:
+    """``(edit distance, reference length)`` of one clip for ``metric`` (``wer``: GRID grammar,
+    ``wer_free``: the trigram model, ``per``: phones against the words' dictionary phones). Pool
+    them over a test set (sum of distances over sum of lengths) for the corpus-level rate.
+    Decodes are cached by the audio's content, so the clean reference and the mixture heard for
+    several models of one results table are decoded once."""
+    from avse_tf.metrics.error_rates import edit_distance
+
+    if metric not in RECOGNITION_METRICS:
+        raise MetricInputError(f"unknown recognition metric {metric!r}; choose from {', '.join(RECOGNITION_METRICS)}")
+    recognizer = recognizer or shared_recognizer()
+    unit, search = RECOGNITION_METRICS[metric]
+    words = [str(word).lower() for word in _word_list(reference_words)]
+    reference = words if unit == "words" else recognizer.reference_phones(words)
+    hypothesis = _cached_decode(recognizer, search, _pcm16(audio, sample_rate))
+    return edit_distance(reference, hypothesis), len(reference)
+
+
+def recognition_row(metrics, reference_words, signals: dict, sample_rate: int = SAMPLE_RATE) -> dict:
+    """One results row's recognition columns: ``<metric>_<kind>`` error rates of each signal in
+    ``signals`` (``{kind: waveform}``, e.g. mixture, enhanced, clean) and
+    ``<metric>_reference_length``, which :func:`pooled_rates` weighs them by."""
+    row = {}
+    for metric in metrics:
+        errors = {kind: clip_errors(metric, reference_words, signal, sample_rate) for kind, signal in signals.items()}
+        length = max(next(iter(errors.values()))[1], 1)
+        row.update({f"{metric}_{kind}": value[0] / length for kind, value in errors.items()})
+        row[f"{metric}_reference_length"] = length
+    return row
+
+
+def pooled_rates(rows, metrics, kinds) -> dict:
+    """Corpus-level ``<metric>_<kind>`` rates of :func:`recognition_row` rows: errors summed over
+    the rows divided by the summed reference length (not a mean of per-clip rates)."""
+    summary = {}
+    for metric in metrics:
+        lengths = np.array([row[f"{metric}_reference_length"] for row in rows], float)
+        for kind in kinds:
+            rates = np.array([row[f"{metric}_{kind}"] for row in rows], float)
+            summary[f"{metric}_{kind}"] = float(np.sum(rates * lengths) / lengths.sum())
+    return summary
+
+
+_DECODES: dict = {}
+_DECODE_CACHE_SIZE = 4096  # about 3 s clips x 3 searches of one results table
+
+
+def _cached_decode(recognizer, search, pcm: bytes) -> list:
+    import hashlib
+
+    key = (id(recognizer), search, hashlib.sha1(pcm).hexdigest())
+    if key not in _DECODES:
+        if len(_DECODES) >= _DECODE_CACHE_SIZE:
+            _DECODES.pop(next(iter(_DECODES)))
+        if search == PHONE_SEARCH:
+            _DECODES[key] = recognizer.phones(np.frombuffer(pcm, "<i2"), RECOGNIZER_RATE)
+        else:
+            _DECODES[key] = recognizer.words(np.frombuffer(pcm, "<i2"), RECOGNIZER_RATE, search)
+    return _DECODES[key]
+
+
 __all__ = ["PocketSphinxRecognizer", "LANGUAGE_MODELS", "GRID_GRAMMAR", "FREE_LANGUAGE_MODEL", "grid_jsgf",
-           "transcript_words", "shared_recognizer", "recognize_words", "word_error_rate", "phone_error_rate"]
+           "transcript_words", "shared_recognizer", "recognize_words", "word_error_rate", "phone_error_rate",
+           "RECOGNITION_METRICS", "clip_errors", "recognition_row", "pooled_rates"]

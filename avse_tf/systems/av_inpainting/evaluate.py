@@ -115,15 +115,17 @@ def gap_l1(test_records, checkpoint, batch_size=8, zero_video=False) -> list:
 
 def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", oracle_phase=False, batch_size=8,
          write_wavs=True, num_figures=2, beam_width=1, stats_path=None, griffin_lim_iterations=100,
-         zero_video=False):
+         zero_video=False, recognition=("per", "wer")):
     """Inpaint every example of a record set and score it; returns ``(rows, summary)``.
 
     Per example: gap L1 on the normalised log spectrogram, STOI, PESQ (narrow band, P.862.1 MOS-LQO)
-    of the inpainted and of the unprocessed (gapped) signal, and with ``recognizer`` (a phone
-    recogniser checkpoint, :func:`train_recognizer`) the phone edit counts of both and of the clean
-    signal (the recogniser's floor), for the PER; decoded with :func:`recognise` (``beam_width`` 1:
-    the frame classifier's decoding). ``summary`` holds the means (PER pooled over the set: total edits / total
-    reference phones). Writes
+    of the inpainted and of the unprocessed (gapped) signal; the ``recognition`` measures (``per``,
+    ``wer``, ``wer_free``: PocketSphinx, :mod:`avse_tf.metrics.recognition`, against the clip's
+    transcript) of both and of the clean signal (the recogniser's floor); and with ``recognizer``
+    (the project's phone recogniser, :func:`train_recognizer`, an optional extra) its phone edit
+    counts, as ``per_blstm_*``, decoded with :func:`recognise` (``beam_width`` 1: the frame
+    classifier's decoding). ``summary`` holds the means (error rates pooled over the set: total
+    edits / total reference length). Writes
     ``metrics_<model>.csv`` and, with ``write_wavs``, ``<speaker>/<utterance>.wav`` plus
     ``num_figures`` figures (gapped / inpainted / reference spectrograms). ``zero_video`` (AV
     models only): an ablation, not in the original: the video features are replaced by zeros.
@@ -135,6 +137,8 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
     from avse_tf.audio.stft import magnitude_phase, stft
     from avse_tf.data.normalization import load_stats
     from avse_tf.metrics import edit_distance, stoi
+    from avse_tf.data.corpora.transcripts import clip_transcript
+    from avse_tf.metrics.recognition import recognition_row
     from avse_tf.records import record_errors
     from avse_tf.utils import atomic_path
 
@@ -144,7 +148,7 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
     stats = load_stats(stats_path or os.path.join(os.path.dirname(os.path.dirname(manifest)), NORM_FILE))
     recognizer = load_model(recognizer) if isinstance(recognizer, str) else recognizer
     if recognizer is not None:  # PER compares with the records' phone labels
-        require_phone_labels(test_records, "PER with the phone recogniser")
+        require_phone_labels(test_records, "PER with the phone recogniser", every_clip=True)
     method = "oracle" if oracle_phase else phase
     rows = []
     with record_errors(manifest):
@@ -168,6 +172,11 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
                        "stoi_unprocessed": stoi(clean, gapped, SAMPLE_RATE),
                        "stoi_inpainted": stoi(clean, inpainted, SAMPLE_RATE),
                        "pesq_unprocessed": _safe_pesq(clean, gapped), "pesq_inpainted": _safe_pesq(clean, inpainted)}
+                if recognition:
+                    corpus = os.path.dirname(os.path.dirname(os.path.dirname(_decode(batch["audio_path"][index]))))
+                    words, _ = clip_transcript(corpus, speaker, utterance)
+                    row.update(recognition_row(recognition, words, {
+                        "unprocessed": gapped, "inpainted": inpainted, "clean": clean}, SAMPLE_RATE))
                 rows.append(row)
                 inpainted_waves.append(inpainted)
                 gapped_waves.append(gapped)
@@ -184,9 +193,9 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
                          (("inpainted", inpainted_waves), ("unprocessed", gapped_waves), ("clean", clean_waves))}
                 for offset, phones in enumerate(references):
                     row = rows[len(rows) - len(references) + offset]
-                    row["phones"] = len(phones)
+                    row["blstm_phones"] = len(phones)
                     for name, hypotheses in heard.items():
-                        row[f"phone_errors_{name}"] = edit_distance(phones, hypotheses[offset])
+                        row[f"blstm_phone_errors_{name}"] = edit_distance(phones, hypotheses[offset])
     if not rows:
         raise UserInputError(f"no examples in {test_records}")
     os.makedirs(output_dir, exist_ok=True)
@@ -196,7 +205,7 @@ def test(test_records, checkpoint, output_dir, recognizer=None, phase="auto", or
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
-    return rows, summarize(rows)
+    return rows, summarize(rows, recognition)
 
 
 def _safe_pesq(reference, estimate):
@@ -209,15 +218,21 @@ def _safe_pesq(reference, estimate):
         return float("nan")
 
 
-def summarize(rows) -> dict:
-    """Means of the metric columns; PER pooled (edits / reference phones); NaN PESQ rows skipped."""
+def summarize(rows, recognition=()) -> dict:
+    """Means of the metric columns; error rates pooled (edits / reference length); NaN PESQ rows
+    skipped. The project recogniser's PER, where measured, is ``per_blstm_<kind>``."""
+    from avse_tf.metrics.recognition import pooled_rates
+
     summary = {"examples": len(rows)}
     for column in ("l1", "stoi", "pesq"):
         for kind in ("unprocessed", "inpainted"):
             values = np.array([row[f"{column}_{kind}"] for row in rows], np.float64)
             summary[f"{column}_{kind}"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-    if rows and "phones" in rows[0]:
-        total = sum(row["phones"] for row in rows)
+    if rows:
+        summary.update(pooled_rates(rows, [m for m in recognition if f"{m}_clean" in rows[0]],
+                                    ("unprocessed", "inpainted", "clean")))
+    if rows and "blstm_phones" in rows[0]:
+        total = sum(row["blstm_phones"] for row in rows)
         for kind in ("unprocessed", "inpainted", "clean"):
-            summary[f"per_{kind}"] = sum(row[f"phone_errors_{kind}"] for row in rows) / max(total, 1)
+            summary[f"per_blstm_{kind}"] = sum(row[f"blstm_phone_errors_{kind}"] for row in rows) / max(total, 1)
     return summary

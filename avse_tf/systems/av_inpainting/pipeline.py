@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import warnings
 
 import numpy as np
 
@@ -185,7 +186,9 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
     training clips, saved as ``<dest_dir>/normalization.npz`` (reused if present) and applied to
     every set. Departure: the original normalised the landmarks per speaker; here the training
     statistics are used for video too, so an unseen speaker needs no statistics of their own.
-    Sets whose ``records.json`` exists are kept.
+    Sets whose ``records.json`` exists are kept, unless clips they hold without phone labels have
+    an ``.align`` file now. Clips without one get no phone labels (``num_phones`` 0, listed in the
+    manifest's metadata): the A / AV models need none.
     """
     from avse_tf.data.gaps import gap_mask
     from avse_tf.data.normalization import (
@@ -232,7 +235,8 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
     counts = {}
     for set_name in sets:
         out_dir = os.path.join(dest_root, set_name)
-        if os.path.isfile(os.path.join(out_dir, RECORDS_MANIFEST)):
+        if os.path.isfile(os.path.join(out_dir, RECORDS_MANIFEST)) and not _alignments_added(data_dir, out_dir,
+                                                                                             align_dir):
             counts[set_name] = None
             continue
         gap_set = load_gap_set(os.path.join(gap_root, set_name + ".json"))
@@ -254,10 +258,22 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
                 example["video_features"] = normalize(example["video_features"], *stats["video"])
                 example["gap_mask"] = gap_mask(entry["gaps"], example["sequence_length"])[:, None]
                 writer.write(example, name=f"{entry['speaker']}/{entry['utterance']}#{entry['copy']}")
+            clips = {f"{entry['speaker']}/{entry['utterance']}" for entry in gap_set["entries"]}
             writer.metadata[WITHOUT_PHONES_KEY] = sorted(set(without_phones))
+            writer.metadata[WITH_PHONES_KEY] = len(clips - set(without_phones))
         shutil.copyfile(os.path.join(gap_root, set_name + ".json"), os.path.join(out_dir, "gaps.json"))
         counts[set_name] = len(gap_set["entries"])
     return counts
+
+
+def _alignments_added(data_dir, records_dir, align_dir) -> bool:
+    """Whether a clip written to ``records_dir`` without phone labels has an ``.align`` file now
+    (``avse align`` ran since): the set is then written again."""
+    from avse_tf.records import load_manifest
+
+    missing = load_manifest(os.path.join(records_dir, RECORDS_MANIFEST)).metadata.get(WITHOUT_PHONES_KEY, [])
+    return any(os.path.isfile(os.path.join(data_dir, clip.split("/")[0], align_dir, clip.split("/")[1] + ".align"))
+               for clip in missing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -322,7 +338,8 @@ def model_batch(batch, model_name):
         weights["inpainted_spectrogram"] = gap[..., 0]
     if spec["mtl"]:
         targets["phone_logits"] = tf.cast(batch["phones"], tf.int32)
-        weights["phone_logits"] = tf.ones_like(lengths, tf.float32)
+        # clips without phone labels (no .align) train the spectrogram only
+        weights["phone_logits"] = tf.cast(batch["num_phones"] > 0, tf.float32)
     return inputs, targets, weights
 
 
@@ -339,20 +356,28 @@ def make_model_dataset(records, model_name, batch_size, shuffle=False, seed=None
 INPAINTING_MAX_PHONES = 64
 # Record manifest metadata: the clips written without phone labels (no .align file).
 WITHOUT_PHONES_KEY = "clips_without_phone_labels"
+WITH_PHONES_KEY = "clips_with_phone_labels"
 
 
-def require_phone_labels(records, model_name) -> None:
-    """Raise one line if the record set ``records`` has clips without phone labels (MTL models and
-    the recogniser are trained on phones; ``avse align`` writes the missing ``.align`` files)."""
+def require_phone_labels(records, purpose, every_clip=False) -> None:
+    """Check the record set ``records`` has the phone labels ``purpose`` needs. An MTL model trains
+    on the clips that have them (the CTC term of the others is weighted 0: :func:`model_batch`),
+    so it needs at least one, with a warning naming those without; ``every_clip`` (PER against the
+    labels) needs all. ``avse align`` writes the missing ``.align`` files."""
     from avse_tf.records import load_manifest
 
     manifest = load_manifest(records_manifest(records))
     missing = manifest.metadata.get(WITHOUT_PHONES_KEY, [])
-    if missing:
-        raise UserInputError(
-            f"{model_name} needs phone labels, but {len(missing)} clips of {manifest.path} have no .align file "
-            f"(first: {missing[0]}); run `avse align DATA_DIR` and tfrecords_generator again, or train a model "
-            "without phones (a_blstm, av_blstm)")
+    if not missing:
+        return
+    labelled = manifest.metadata.get(WITH_PHONES_KEY, 0)
+    what = (f"{len(missing)} clips of {manifest.path} have no .align file (first: {missing[0]}); run `avse align "
+            "DATA_DIR` and tfrecords_generator again")
+    if every_clip or not labelled:
+        raise UserInputError(f"{purpose} needs phone labels, but {what}, or train a model without phones "
+                             "(a_blstm, av_blstm)")
+    warnings.warn(InputWarning(f"{purpose}: the CTC phone loss uses the {labelled} clips with phone labels; {what}"),
+                  stacklevel=2)
 
 
 def inpainting_schema(mode="fixed", num_audio_samples=48000, audio_dim=257, video_dim=136, num_frames=250,

@@ -171,7 +171,10 @@ def register(subparsers) -> None:
     testing.add_argument("--mask_dir", default=None, help="save estimated masks in <data_dir>/s<k>/<mask_dir> (npy + PNG)")
     testing.add_argument("--mask_threshold", type=float, default=None, help="binarise VL2M's estimated TBM")
     testing.add_argument("--batch_size", type=int, default=8)
-    testing.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol", help="comma-separated")
+    testing.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol",
+                         help="comma-separated: sdr, si_sdr, pesq, pesq_nb, stoi, estoi, visqol, and the recognition "
+                         "measures wer (GRID grammar), wer_free (trigram model), per (phones) by PocketSphinx, "
+                         "with its floor on the clean targets")
     testing.add_argument("--zero_video", action="store_true",
                          help="ablation (not in the original): video features replaced by zeros, to measure their use")
     testing.set_defaults(func=run_testing, work_folder=_testing_folder)
@@ -192,7 +195,10 @@ def register(subparsers) -> None:
     recipe.add_argument("--batch_size", type=int, default=8)
     recipe.add_argument("--num_speakers", default="2,3", help="mixture sizes to run, e.g. 2 or 2,3")
     recipe.add_argument("--models", default="vl2m,av_concat_mask,av_concat_spec,vl2m_ref,av_concat_mask_ref")
-    recipe.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol")
+    recipe.add_argument("--metrics", default="sdr,si_sdr,pesq,stoi,estoi,visqol,wer",
+                        help="comma-separated: sdr, si_sdr, pesq, pesq_nb, stoi, estoi, visqol, and the recognition "
+                         "measures wer (GRID grammar), wer_free (trigram model), per (phones) by PocketSphinx, "
+                         "with its floor on the clean targets")
     recipe.add_argument("--num_mix", type=int, default=2, help="mixtures per target utterance")
     recipe.add_argument("--patience", type=int, default=5, help="early stopping patience (epochs)")
     recipe.add_argument("--seed", type=int, default=1)

@@ -75,6 +75,12 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
     ``zero_video``: an ablation, not in the original: the model's video features are replaced by
     zeros, so the drop against a normal test measures how much the model relies on its video.
 
+    ``metrics`` may include the recognition measures ``wer`` (GRID grammar), ``wer_free`` and
+    ``per`` (PocketSphinx, :mod:`avse_tf.metrics.recognition`) against the target utterance's
+    transcript (:func:`avse_tf.data.corpora.transcripts.clip_transcript` in ``data_dir``, default
+    the corpus holding the records' target wavs); their rows add ``<metric>_clean``, the
+    recogniser's floor on the clean target, and the summary pools them (errors over reference length).
+
     Returns ``(rows, summary)``: per-example metric rows and the mean of each column.
     """
     import csv
@@ -86,6 +92,11 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
     from avse_tf.systems.landmark_enhancement.model import MODEL_SPECS
     from avse_tf.utils import atomic_path, atomic_save_npy, progress
 
+    from avse_tf.data.corpora.transcripts import clip_transcript
+    from avse_tf.metrics.recognition import RECOGNITION_METRICS, pooled_rates, recognition_row
+
+    recognition_metrics = tuple(m for m in metrics if m in RECOGNITION_METRICS)
+    metrics = tuple(m for m in metrics if m not in RECOGNITION_METRICS)
     model = load_model(checkpoint)
     model_name = model_name or model.name
     if model_name not in MODEL_SPECS:
@@ -124,12 +135,24 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
                                    1.0 if model_name == "vl2m" else None)
                 # BSS-eval v3 SDR of the target depends only on its own projection, so scoring against
                 # [target, interferers] as the original did equals scoring against the target alone.
-                scores = evaluate(waves["target_wav"], enhanced, waves["mixture_wav"], sample_rate, metrics=metrics)
+                scores = evaluate(waves["target_wav"], enhanced, waves["mixture_wav"], sample_rate,
+                                  metrics=metrics) if metrics else {}
                 row = {"model": model_name, "speaker": speaker, "mixture": mixture_name}
                 for metric, values in scores.items():
                     row[f"{metric}_mixture"] = values["mixture"]
                     row[f"{metric}_enhanced"] = values["estimate"]
                     row[f"{metric}_improvement"] = values["improvement"]
+                if recognition_metrics:
+                    corpus = data_dir or os.path.dirname(os.path.dirname(os.path.dirname(
+                        _decode(batch["target_path"][index]))))
+                    words, _ = clip_transcript(corpus, speaker, utterance)
+                    recognition = recognition_row(recognition_metrics, words, {
+                        "mixture": waves["mixture_wav"], "enhanced": enhanced, "clean": waves["target_wav"]},
+                        sample_rate)
+                    for metric in recognition_metrics:  # negative: fewer errors than in the mixture
+                        recognition[f"{metric}_improvement"] = (recognition[f"{metric}_enhanced"]
+                                                                - recognition[f"{metric}_mixture"])
+                    row.update(recognition)
                 rows.append(row)
     if not rows:
         raise UserInputError(f"no examples in {test_records}")
@@ -141,5 +164,8 @@ def test(test_records, checkpoint, output_dir, data_dir=None, mask_dir=None, mas
             writer.writeheader()
             writer.writerows(rows)
     summary = {column: float(np.mean([row[column] for row in rows])) for column in columns[3:]}
+    summary.update(pooled_rates(rows, recognition_metrics, ("mixture", "enhanced", "clean")))
+    for metric in recognition_metrics:
+        summary[f"{metric}_improvement"] = summary[f"{metric}_enhanced"] - summary[f"{metric}_mixture"]
     summary["examples"] = len(rows)
     return rows, summary

@@ -103,6 +103,9 @@ def results_table(results, num_speakers, metrics) -> str:
                 values[metric] = summary[f"{metric}_enhanced"]
                 values[f"{metric} impr."] = summary[f"{metric}_improvement"]
             rows.append((f"{size}spk {model_name}", values))
+        floors = {metric: first[f"{metric}_clean"] for metric in metrics if f"{metric}_clean" in first}
+        if floors:  # WER / PER of the clean targets: what the recogniser gets wrong without any mixing
+            rows.append((f"{size}spk clean (recogniser floor)", floors))
     columns = [column for metric in metrics for column in (metric, f"{metric} impr.")]
     return format_table(rows, columns, precision=2, label="model")
 
