@@ -6,8 +6,13 @@ Looked up in this order (the first found wins):
    corpus's transcripts, LRS3's ``Text:`` line);
 2. ``<id>.txt`` beside the clip's audio (a user's own corpus);
 3. ``<transcripts_dir>/s<k>/<id>.txt`` or ``<transcripts_dir>/<id>.txt`` (``avse align --transcripts``);
-4. the words of ``<corpus>/s<k>/align/<id>.align`` (GRID's alignments; ``sil``/``sp`` dropped);
-5. the GRID sentence the id spells (``bbaf2n`` = "bin blue at f two now").
+4. the GRID sentence the id spells (``bbaf2n`` = "bin blue at f two now");
+5. the words of ``<corpus>/s<k>/align/<id>.align`` (``sil``/``sp`` dropped), for ids that are not
+   GRID's.
+
+The GRID id comes before the ``.align`` because it is the sentence by construction, while an
+alignment may miss a word: the synthetic corpus's ``.align`` has no entry for the letter "a" where
+espeak-ng runs it into "at" ("place green at a four please" lists 5 words).
 """
 
 from __future__ import annotations
@@ -47,14 +52,15 @@ def clip_transcript(corpus_root, speaker, clip_id, audio_path=None, transcripts_
             if not words:
                 raise TranscriptError(f"transcript {path} is empty; write the words spoken in {audio_path}")
             return words, path
+    try:
+        return list(grid.id_to_sentence(clip_id)), "GRID id"
+    except ValueError:
+        pass
     align_path = os.path.join(corpus_root, speaker, "align", f"{clip_id}.align")
     if use_alignment and os.path.isfile(align_path):
         words = [word for word, _, _ in grid.read_align(align_path) if word not in SILENCE_TOKENS]
         if words:
             return words, align_path
-    try:
-        return list(grid.id_to_sentence(clip_id)), "GRID id"
-    except ValueError:
-        where = " or in --transcripts" if transcripts_dir is not None else ""
-        raise TranscriptError(f"no transcript for {audio_path}: no {clip_id}.txt beside it{where}, no .align, and "
-                              f"{clip_id!r} is not a GRID id; write its words to {candidates[1]}") from None
+    where = " or in --transcripts" if transcripts_dir is not None else ""
+    raise TranscriptError(f"no transcript for {audio_path}: no {clip_id}.txt beside it{where}, no .align, and "
+                          f"{clip_id!r} is not a GRID id; write its words to {candidates[1]}")
