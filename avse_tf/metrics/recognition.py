@@ -155,15 +155,20 @@ class PocketSphinxRecognizer:
         if language_model not in LANGUAGE_MODELS:
             raise MetricInputError(f"unknown language model {language_model!r}; "
                                    f"choose from {', '.join(LANGUAGE_MODELS)}")
-        pcm = _pcm16(audio, sample_rate)
-        self._activate(language_model)
-        return [dictionary_word(token) for token, _, _ in self._decode(pcm) if not _is_filler_word(token)]
+        return self.recognize_pcm(_pcm16(audio, sample_rate), language_model)
 
     def phones(self, audio, sample_rate: int = SAMPLE_RATE) -> list:
         """Recognised phones (39 ARPAbet phones, no stress, no silence) of ``audio``."""
-        pcm = _pcm16(audio, sample_rate)
-        self._activate(PHONE_SEARCH)
-        return [token for token, _, _ in self._decode(pcm) if not _is_filler_phone(token)]
+        return self.recognize_pcm(_pcm16(audio, sample_rate), PHONE_SEARCH)
+
+    def recognize_pcm(self, pcm: bytes, search: str) -> list:
+        """Words (a language model of :data:`LANGUAGE_MODELS`) or phones (``"phones"``) of 16 kHz
+        16-bit mono PCM, fillers and silence left out."""
+        self._activate(search)
+        tokens = [token for token, _, _ in self._decode(pcm)]
+        if search == PHONE_SEARCH:
+            return [token for token in tokens if not _is_filler_phone(token)]
+        return [dictionary_word(token) for token in tokens if not _is_filler_word(token)]
 
     def align(self, audio, transcript_words, sample_rate: int = SAMPLE_RATE) -> list:
         """``[(word, start_s, end_s)]``: each transcript word's span in ``audio`` by forced alignment.
@@ -355,10 +360,7 @@ def _cached_decode(recognizer, search, pcm: bytes) -> list:
     if key not in _DECODES:
         if len(_DECODES) >= _DECODE_CACHE_SIZE:
             _DECODES.pop(next(iter(_DECODES)))
-        if search == PHONE_SEARCH:
-            _DECODES[key] = recognizer.phones(np.frombuffer(pcm, "<i2"), RECOGNIZER_RATE)
-        else:
-            _DECODES[key] = recognizer.words(np.frombuffer(pcm, "<i2"), RECOGNIZER_RATE, search)
+        _DECODES[key] = recognizer.recognize_pcm(pcm, search)
     return _DECODES[key]
 
 

@@ -20,12 +20,11 @@ SET_FLAGS = {"TRAINING_SET": "train_speakers", "VALIDATION_SET": "val_speakers",
 @dataclasses.dataclass(frozen=True)
 class RecipeCorpus:
     """The corpus a recipe runs on: its folder (library layout), the speaker split (internal names
-    ``s<k>`` per set), the videos' file extension, and whether it was imported from ``--data_dir``."""
+    ``s<k>`` per set) and the videos' file extension."""
 
     root: str
     split: dict
     video_extension: str = "mpg"
-    imported: bool = False
 
     @property
     def speakers(self) -> list:
@@ -90,7 +89,7 @@ def recipe_corpus(work_dir, user_corpus, make_synthetic) -> RecipeCorpus:
     if len(extensions) != 1:
         raise UserInputError(f"{user_corpus['data_dir']} mixes video formats ({', '.join(extensions)}); convert "
                              "them to one (ffmpeg) before running a recipe")
-    return RecipeCorpus(root, mapped, extensions[0].lstrip("."), imported=True)
+    return RecipeCorpus(root, mapped, extensions[0].lstrip("."))
 
 
 def _internal_names(manifest) -> dict:

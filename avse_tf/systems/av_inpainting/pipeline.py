@@ -359,6 +359,13 @@ WITHOUT_PHONES_KEY = "clips_without_phone_labels"
 WITH_PHONES_KEY = "clips_with_phone_labels"
 
 
+def clips_without_phone_labels(records) -> list:
+    """The clips of the record set ``records`` written without phone labels (no ``.align`` file)."""
+    from avse_tf.records import load_manifest
+
+    return list(load_manifest(records_manifest(records)).metadata.get(WITHOUT_PHONES_KEY, []))
+
+
 def require_phone_labels(records, purpose, every_clip=False) -> None:
     """Check the record set ``records`` has the phone labels ``purpose`` needs. An MTL model trains
     on the clips that have them (the CTC term of the others is weighted 0: :func:`model_batch`),
@@ -366,10 +373,10 @@ def require_phone_labels(records, purpose, every_clip=False) -> None:
     labels) needs all. ``avse align`` writes the missing ``.align`` files."""
     from avse_tf.records import load_manifest
 
-    manifest = load_manifest(records_manifest(records))
-    missing = manifest.metadata.get(WITHOUT_PHONES_KEY, [])
+    missing = clips_without_phone_labels(records)
     if not missing:
         return
+    manifest = load_manifest(records_manifest(records))
     labelled = manifest.metadata.get(WITH_PHONES_KEY, 0)
     what = (f"{len(missing)} clips of {manifest.path} have no .align file (first: {missing[0]}); run `avse align "
             "DATA_DIR` and tfrecords_generator again")

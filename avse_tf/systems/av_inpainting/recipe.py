@@ -102,10 +102,9 @@ def _row(summary, kind, paper_label, blstm=False):
 
 def _has_phone_labels(records) -> bool:
     """Whether every training and validation clip of the records has phone labels (``.align``)."""
-    from avse_tf.records import load_manifest
-    from avse_tf.systems.av_inpainting.pipeline import WITHOUT_PHONES_KEY
+    from avse_tf.systems.av_inpainting.pipeline import clips_without_phone_labels
 
-    return not any(load_manifest(os.path.join(records, set_name, "records.json")).metadata.get(WITHOUT_PHONES_KEY)
+    return not any(clips_without_phone_labels(os.path.join(records, set_name))
                    for set_name in ("TRAINING_SET", "VALIDATION_SET"))
 
 
