@@ -44,8 +44,9 @@ def test_features_match_librosa_with_the_fact_sheet_settings():
     log_mel = np.log(np.maximum(magnitude @ mel_basis.T, 1e-5))
     expected = (log_mel - math.log(1e-5)) / (-math.log(1e-5) / 2) - 1
     assert magnitude.shape[0] == 301  # 1 + 48000 // 160; the records keep the first 4 x 75
-    np.testing.assert_allclose(got["linear"], magnitude[:300], rtol=1e-4, atol=2e-3 * magnitude.max() / 100)
-    np.testing.assert_allclose(got["mel"], expected[:300], atol=2e-4)
+    # Measured: 2.2e-6 (linear, peak 11.7) and 2.9e-6 (mel) max abs difference, float32 vs float64.
+    np.testing.assert_allclose(got["linear"], magnitude[:300], atol=1e-4)
+    np.testing.assert_allclose(got["mel"], expected[:300], atol=2e-5)
     assert got["mel"].min() >= -1.0
 
 
