@@ -25,6 +25,10 @@ class NoFaceError(UserInputError):
     """No face was found where one is needed."""
 
 
+class SeveralFacesError(UserInputError):
+    """Several faces where one speaker is needed (lip-to-speech mouth crops)."""
+
+
 class MetricInputError(UserInputError):
     """Signals given to a metric cannot be scored (silent reference, length mismatch...)."""
 

@@ -14,6 +14,7 @@ command line prints it as one line and exits 2), or warns with :class:`avse_tf.e
 * :func:`warn_several_faces` — frames where the detector saw more than one face; the landmark
   extractor follows the face of its first detection (:mod:`avse_tf.video.landmarks`);
 * :func:`check_frame_rate` — a video at another rate than the 25 fps the models were trained on;
+* :func:`check_single_face` — more than one face where one speaker is needed (lip-to-speech);
 * :func:`check_face_found` — no face in any of the frames the detector looked at;
 * :func:`check_sample_rate` — audio recorded below 16 kHz (upsampling cannot add the missing band).
 
@@ -37,6 +38,7 @@ from avse_tf.errors import (
     InputWarning,
     NoFaceError,
     NonFiniteError,
+    SeveralFacesError,
     UserInputError,
 )
 
@@ -170,6 +172,17 @@ def check_frame_rate(fps: float, source: str, expected: float = FPS) -> None:
         raise FrameRateError(
             f"{source} runs at {fps:g} fps but the models are trained on GRID's {expected:g} fps video; "
             f"re-encode it at {expected:g} fps (ffmpeg -i IN -r {expected:g} OUT)")
+
+
+def check_single_face(face_counts, source: str) -> None:
+    """:class:`SeveralFacesError` when the detector saw more than one face in any frame it looked at:
+    a mouth crop of a clip with several people may follow someone who is not speaking."""
+    counts = np.asarray(face_counts)
+    several = np.flatnonzero(counts > 1)
+    if several.size:
+        raise SeveralFacesError(
+            f"{source}: {int(counts.max())} faces seen in frame{'s' if several.size > 1 else ''} {frame_ranges(several)}; "
+            "lip-to-speech needs one speaker per clip: crop the clip to the speaker or leave it out")
 
 
 def check_face_found(face_counts, source: str) -> None:

@@ -2,6 +2,7 @@
 
 * :func:`power_law` — |S|^0.3 (Morrone 2019, after Wilson et al.'s power-law compression).
 * :func:`log_magnitude` — log(|S| + 1e-6) (Morrone 2021).
+* :func:`pre_emphasis` — first-order pre-emphasis filter (MFCC, VCA-GAN's 0.97).
 * :func:`mel_spectrogram` — mel filterbank on the magnitude (Slaney or HTK mel scale).
 * :func:`mfcc_htk` — HTK-style MFCC as Speech2Vid uses them (python_speech_features conventions:
   pre-emphasis 0.97, 25 ms / 10 ms Hamming frames, 512-point power spectrum / NFFT, 40 HTK
@@ -36,6 +37,12 @@ def log_magnitude(magnitude, epsilon: float = LOG_EPSILON) -> tf.Tensor:
 
 def inverse_log_magnitude(log_mag, epsilon: float = LOG_EPSILON) -> tf.Tensor:
     return tf.nn.relu(tf.exp(tf.convert_to_tensor(log_mag)) - epsilon)
+
+
+def pre_emphasis(waveform, coefficient: float = 0.97) -> tf.Tensor:
+    """``y[n] = x[n] - a x[n-1]`` along the last axis (``y[0] = x[0]``, scipy's ``lfilter([1, -a], [1], x)``)."""
+    waveform = tf.convert_to_tensor(waveform, tf.float32)
+    return tf.concat([waveform[..., :1], waveform[..., 1:] - coefficient * waveform[..., :-1]], axis=-1)
 
 
 def hz_to_mel(frequency, htk: bool = True):
@@ -112,7 +119,7 @@ def mfcc_htk(waveform, sample_rate: int = SAMPLE_RATE, window_seconds: float = 0
     windows.
     """
     waveform = tf.convert_to_tensor(waveform, tf.float32)
-    emphasised = tf.concat([waveform[..., :1], waveform[..., 1:] - preemphasis * waveform[..., :-1]], axis=-1)
+    emphasised = pre_emphasis(waveform, preemphasis)
     frame_length = int(round(window_seconds * sample_rate))
     frame_step = int(round(step_seconds * sample_rate))
     frames = tf.signal.frame(emphasised, frame_length, frame_step, pad_end=True)

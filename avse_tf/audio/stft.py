@@ -7,6 +7,9 @@ Frame counts follow the original code (fact sheets in shared/papers):
   48000-sample GRID clip gives ceil((48000 + 256) / 160) = 302 frames.
 * Morrone et al. 2021 (inpainting): 384-sample periodic Hann (24 ms), hop 192 (12 ms), FFT 512,
   ``pad_end`` -> ceil(48000 / 192) = 250 frames.
+* Kim et al. 2021 (VCA-GAN lip-to-speech): 640-sample periodic Hann (40 ms), hop 160 (10 ms), FFT
+  640 -> 321 bins, centred frames: 320 samples reflected at each end (the original's Tacotron STFT,
+  as ``librosa.stft(center=True, pad_mode="reflect")``), so 48000 samples give 1 + 48000 // 160 = 301.
 
 The inverse divides the overlap-added, re-windowed frames by the overlap-added squared window
 (the least-squares inverse of Griffin & Lim 1984), so it is exact wherever that sum is non-zero,
@@ -38,6 +41,7 @@ class StftConfig:
     fft_length: int
     pad_start: int = 0  # zeros prepended before framing (the 2019 code prepends 256)
     pad_end: bool = True
+    reflect_pad: int = 0  # samples mirrored at both ends (centred frames, librosa's center=True)
     citation: str = ""
 
     @property
@@ -46,7 +50,7 @@ class StftConfig:
 
     def num_frames(self, num_samples: int) -> int:
         """Frames for a clip of ``num_samples`` samples (302 for 48000 in the 2019 settings)."""
-        padded = num_samples + self.pad_start
+        padded = num_samples + self.pad_start + 2 * self.reflect_pad
         if self.pad_end:
             return int(math.ceil(padded / self.frame_step))
         return max(0, 1 + (padded - self.frame_length) // self.frame_step)
@@ -75,12 +79,17 @@ MORRONE2021 = StftConfig(
     pad_start=0, pad_end=True,
     citation="Morrone et al., ICASSP 2021, arXiv 2010.04556; original code dr-pato/audio-visual-speech-inpainting",
 )
+KIM2021 = StftConfig(
+    name="kim2021", sample_rate=SAMPLE_RATE, frame_length=640, frame_step=160, fft_length=640,
+    pad_start=0, pad_end=False, reflect_pad=320,
+    citation="Kim, Hong, Ro, NeurIPS 2021 (VCA-GAN); original code ms-dot-k/Visual-Context-Attentional-GAN",
+)
 HEGDE2021 = StftConfig(
     name="hegde2021", sample_rate=SAMPLE_RATE, frame_length=400, frame_step=160, fft_length=512,
     pad_start=0, pad_end=True,
     citation="Hegde et al., WACV 2021, arXiv 2012.10852 (denoiser STFT)",
 )
-CONFIGS = {config.name: config for config in (MORRONE2019, MORRONE2021, HEGDE2021)}
+CONFIGS = {config.name: config for config in (MORRONE2019, MORRONE2021, KIM2021, HEGDE2021)}
 
 
 def get_config(name_or_config) -> StftConfig:
@@ -101,6 +110,9 @@ def stft(waveform, config="morrone2019") -> tf.Tensor:
     if config.pad_start:
         rank = waveform.shape.rank
         waveform = tf.pad(waveform, [[0, 0]] * (rank - 1) + [[config.pad_start, 0]])
+    if config.reflect_pad:
+        rank = waveform.shape.rank
+        waveform = tf.pad(waveform, [[0, 0]] * (rank - 1) + [[config.reflect_pad] * 2], mode="REFLECT")
     return tf.signal.stft(
         waveform,
         frame_length=config.frame_length,
@@ -126,7 +138,7 @@ def istft(spectrogram, config="morrone2019", num_samples=None) -> tf.Tensor:
     # Where no window covers a sample (only the very edges) leave it unscaled rather than divide by ~0.
     tiny = tf.constant(1e-8, real_dtype)
     signal = signal / tf.where(window_sum > tiny, window_sum, tf.ones_like(window_sum))
-    signal = signal[..., config.pad_start:]
+    signal = signal[..., config.pad_start + config.reflect_pad:]
     if num_samples is not None:
         signal = signal[..., :num_samples]
     return signal

@@ -22,6 +22,7 @@ SYSTEM_PACKAGES = (
     "avse_tf.systems.landmark_enhancement",  # Morrone et al. 2019
     "avse_tf.systems.av_inpainting",  # Morrone et al. 2021
     "avse_tf.systems.speech2vid",  # Chung et al. 2017
+    "avse_tf.systems.vca_gan",  # Kim et al. 2021 (lip-to-speech data; the model comes with issue 18)
 )
 
 _REGISTERED: dict = {}
@@ -141,7 +142,8 @@ def system_of_checkpoint(path):
 def import_model_modules() -> None:
     """Import every system's model module, registering their Keras classes for safe-mode loading."""
     for system in all_systems():
-        system.module(system.model_module)
+        if system.model_module is not None:  # a data-only system registers no Keras classes
+            system.module(system.model_module)
 
 
 __all__ = ["System", "SYSTEM_PACKAGES", "register", "unregister", "all_systems", "get", "system_of_model",

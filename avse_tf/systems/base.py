@@ -30,7 +30,8 @@ class System:
         auxiliary_models: models that serve the system but are not one of the paper's (the
             inpainting PER recogniser, Speech2Vid's face encoder and deblurring network).
         model_module: module with ``MODEL_BUILDERS`` (model id -> builder) whose import registers
-            the system's Keras classes for safe-mode loading.
+            the system's Keras classes for safe-mode loading; ``None`` for a system that builds no
+            model yet (data preparation only, ``models=()``): it has no builders and no Keras classes.
         cli_module: module with ``register(subparsers)`` adding the ``cli_group`` commands.
         record_schema: ``"module:function"`` returning the :class:`avse_tf.records.RecordSchema`
             of the system's records (``None``: no records).
@@ -51,7 +52,7 @@ class System:
     models: tuple
     package: str = ""
     auxiliary_models: tuple = ()
-    model_module: str = "model"
+    model_module: str | None = "model"
     cli_module: str = "cli"
     record_schema: str | None = None
     task: str | None = None
@@ -61,6 +62,8 @@ class System:
     bench: str | None = None
 
     def __post_init__(self):
+        if self.model_module is None and (self.models or self.auxiliary_models):
+            raise ValueError(f"system {self.name!r} declares models but no model_module to build them")
         if not self.package:
             object.__setattr__(self, "package", f"avse_tf.systems.{self.name}")
 
@@ -78,6 +81,8 @@ class System:
 
     def builders(self) -> dict:
         """``{model id: builder}`` of every model the system builds (paper and auxiliary ones)."""
+        if self.model_module is None:
+            return {}
         return dict(self.module(self.model_module).MODEL_BUILDERS)
 
     def preset_files(self) -> list:

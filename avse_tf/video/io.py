@@ -31,12 +31,17 @@ def probe(path) -> dict:
     return {"width": info.width, "height": info.height, "fps": info.fps or 25.0, "duration": info.duration}
 
 
-def read_video(path, grayscale: bool = False):
-    """All frames of ``path`` as uint8 ``[T, H, W, 3]`` RGB (or ``[T, H, W]`` gray), and the fps."""
+def read_video(path, grayscale: bool = False, fps: float | None = None):
+    """All frames of ``path`` as uint8 ``[T, H, W, 3]`` RGB (or ``[T, H, W]`` gray), and the fps.
+
+    ``fps``: resample to that rate on decoding (ffmpeg's ``fps`` filter: for each output instant the
+    frame shown then, duplicating or dropping frames) and return it; None keeps every decoded frame.
+    """
     path = os.fspath(path)
     info = probe(path)
     pixel_format = "gray" if grayscale else "rgb24"
-    result = run_ffmpeg(["-v", "error", "-i", path, "-map", "0:v:0", *passthrough_frames(), "-f", "rawvideo",
+    timing = ["-vf", f"fps={float(fps):g}"] if fps else passthrough_frames()
+    result = run_ffmpeg(["-v", "error", "-i", path, "-map", "0:v:0", *timing, "-f", "rawvideo",
                          "-pix_fmt", pixel_format, "-"])
     channels = 1 if grayscale else 3
     frame_bytes = info["width"] * info["height"] * channels
@@ -44,10 +49,10 @@ def read_video(path, grayscale: bool = False):
         raise VideoReadError(f"cannot decode video {path}: {last_line(result.stderr, 'no frames')}; "
                              "the file is corrupt or not a video")
     count = len(result.stdout) // frame_bytes
-    check_frame_count(count, info["duration"], info["fps"], path)
+    check_frame_count(count, info["duration"], fps or info["fps"], path)
     frames = np.frombuffer(result.stdout[: count * frame_bytes], np.uint8)
     shape = (count, info["height"], info["width"]) + (() if grayscale else (3,))
-    return frames.reshape(shape), info["fps"]
+    return frames.reshape(shape), float(fps) if fps else info["fps"]
 
 
 def write_video(path, frames, fps: float = FPS, audio=None, sample_rate: int = SAMPLE_RATE,

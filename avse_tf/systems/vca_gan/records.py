@@ -1,0 +1,63 @@
+"""The records of ``preprocess``: one example per segment, made from its ``features/<name>.npz``
+(schema :func:`avse_tf.systems.vca_gan.pipeline.vca_gan_schema`, documented in tfrecords/README.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from avse_tf.constants import RECORDS_MANIFEST
+from avse_tf.errors import UserInputError
+
+
+def load_segment(output_dir, name) -> dict:
+    """The arrays of one segment's ``.npz`` (no pickle)."""
+    path = os.path.join(output_dir, name, "features", name + ".npz")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise UserInputError(f"features of segment {name} not found: {path}; rerun preprocess") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise UserInputError(f"features of segment {name} are damaged ({path}: {error}); delete its folder and "
+                             f"data/done/ marker and rerun preprocess") from None
+
+
+def segment_example(name, arrays) -> dict:
+    mouths = np.ascontiguousarray(arrays["mouths"], np.uint8)
+    valid = int(arrays["valid_frames"])
+    return {"clip": name, "source": str(arrays["source"]), "start_frame": int(arrays["start_frame"]),
+            "video_frames": len(mouths), "valid_frames": valid, "crop_size": mouths.shape[1],
+            "mouths": mouths.tobytes(), "mel": arrays["mel"], "linear": arrays["linear"],
+            "sequence_length": len(arrays["mel"]), "num_samples": 0}
+
+
+def _existing_clips(manifest_path):
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            return json.load(handle).get("metadata", {}).get("clips")
+    except (OSError, ValueError):
+        return None
+
+
+def write_split_records(output_dir, split, names, segment_frames, examples_per_shard=64, compression=None):
+    """Write ``tfrecords/<split>/`` for segments ``names``, unless its manifest already lists exactly
+    them (resume). No segments: no record set. Returns the manifest path or None."""
+    from avse_tf.records import RecordWriter
+    from avse_tf.systems.vca_gan.pipeline import vca_gan_schema
+    from avse_tf.utils import progress
+
+    folder = os.path.join(output_dir, "tfrecords", split)
+    manifest = os.path.join(folder, RECORDS_MANIFEST)
+    if not names:
+        return None
+    if _existing_clips(manifest) == list(names):
+        return manifest
+    schema = vca_gan_schema(segment_frames or None)
+    with RecordWriter(folder, "records", schema, examples_per_shard, compression) as writer:
+        writer.metadata["clips"] = list(names)
+        for name in progress(names, f"lip2speech records {split}", unit="segment"):
+            writer.write(segment_example(name, load_segment(output_dir, name)), name=name)
+    return writer.manifest_path
