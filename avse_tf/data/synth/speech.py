@@ -64,8 +64,9 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 class Utterance:
     """A synthesised utterance.
 
-    ``words``: (word, start_seconds, end_seconds); ``phonemes``: (espeak mnemonic, start, end),
-    pauses included as ``_``. Times are relative to the start of ``waveform``.
+    ``words``: (word, start_seconds, end_seconds), one per space-separated word of the text;
+    ``phonemes``: (espeak mnemonic, or IPA with ``ipa=True``, start, end), pauses included as
+    ``_`` (``""`` in IPA). Times are relative to the start of ``waveform``.
     """
 
     waveform: np.ndarray
