@@ -34,8 +34,8 @@ def register(subparsers) -> None:
     synth = subparsers.add_parser(
         "synth-grid", help="write a synthetic GRID-layout audio-visual corpus (espeak-ng speech, rendered face)",
         description="Write DIR/s<k>/{audio/<id>.wav, video/<id>.mpg, align/<id>.align} in GRID's layout: "
-                    "GRID sentences (or GRID-like ones in --language) spoken by espeak-ng voices, 3.0 s clips, 25 fps 360x288 MPEG-1 video of "
-                    "a face whose mouth follows the phonemes. The same seed gives the same bytes; existing "
+                    "GRID sentences (or GRID-like ones in --language) spoken by espeak-ng voices, 3.0 s clips, "
+                    "25 fps 360x288 MPEG-1 video of a face whose mouth follows the phonemes. The same seed gives the same bytes; existing "
                     "files are kept, so an interrupted run resumes.")
     synth.add_argument("--out", required=True, help="output corpus folder")
     synth.add_argument("--speakers", type=positive_int, default=4, help="number of speakers (s1..sN)")

@@ -91,7 +91,8 @@ MANDARIN = CodedGrammar("Mandarin", (
     _pairs("fbns", "放 摆 拿 设"),
     _pairs("lvhb", "蓝 绿 红 白"),
     _pairs("zkdy", "在 靠 对 用"),
-    _pairs("abcdefghijklmnopqrstuvxyz", "安 包 草 刀 鹅 风 狗 花 衣 鸡 卡 龙 马 牛 欧 皮 旗 日 伞 天 屋 鱼 星 羊 竹"),
+    _pairs("abcdefghijklmnopqrstuvxyz",
+           "安 包 草 刀 鹅 风 狗 花 衣 鸡 卡 龙 马 牛 欧 皮 旗 日 伞 天 屋 鱼 星 羊 竹"),
     _pairs(_GRID_DIGIT_CODES, "零 一 二 三 四 五 六 七 八 九"),
     _pairs("yxqm", "又 现在 请 马上"),
 ))
