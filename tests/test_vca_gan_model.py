@@ -222,3 +222,14 @@ def test_resume_through_the_fit_engine_restores_both_optimisers(tmp_path):
         for before, after in zip(snapshot[name][1], restored[name][1]):
             np.testing.assert_array_equal(before, after)
     assert np.isfinite(summary["best_val_loss"])
+
+
+def test_de_emphasis_inverts_pre_emphasis_like_scipy():
+    from scipy import signal
+
+    from avse_tf.audio.features import de_emphasis, pre_emphasis
+
+    waveform = np.random.default_rng(2).standard_normal((2, 400)).astype(np.float32)
+    restored = de_emphasis(pre_emphasis(waveform, 0.97), 0.97).numpy()
+    np.testing.assert_allclose(restored, waveform, atol=1e-4)
+    np.testing.assert_allclose(de_emphasis(waveform[0]).numpy(), signal.lfilter([1], [1, -0.97], waveform[0]), atol=1e-4)
