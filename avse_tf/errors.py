@@ -41,6 +41,10 @@ class PresetError(UserInputError, ValueError):
     """A preset name or file that does not exist, cannot be read, or does not fit the command."""
 
 
+class LanguageError(UserInputError, ValueError):
+    """A language the synthetic corpus does not speak (``avse synth-grid --language``)."""
+
+
 class ModelFileError(UserInputError):
     """A model file or export folder exists but cannot be loaded: damaged, cut short, or not an
     avse_tf model (an unknown layer class, a SavedModel with another signature)."""

@@ -101,20 +101,9 @@ def test_speakers_differ_in_voice(small_corpus):
 @pytest.mark.slow
 def test_dlib_finds_the_face_and_the_mouth_follows_speech(small_corpus):
     """Acceptance: detector alone finds the face in >= 95 % of frames; lip opening tracks speech."""
-    from avse_tf.video.landmarks import LandmarkExtractor, mouth_opening
+    from face_checks import face_and_mouth
 
     root, description = small_corpus
-    extractor = LandmarkExtractor()
-    found, total, correlations = 0, 0, []
-    for speaker in description["speakers"]:
-        for utterance_id in speaker["utterances"]:
-            frames, _ = read_video(os.path.join(root, speaker["name"], "video", f"{utterance_id}.mpg"), grayscale=True)
-            found += sum(extractor.detect(frame) is not None for frame in frames)
-            total += len(frames)
-            opening = mouth_opening(extractor.extract(frames).points)
-            audio = load_audio(os.path.join(root, speaker["name"], "audio", f"{utterance_id}.wav"))
-            hop = 16000 // 25
-            envelope = np.sqrt(np.mean(audio[: len(frames) * hop].reshape(len(frames), hop) ** 2, axis=1))
-            correlations.append(np.corrcoef(opening, envelope)[0, 1])
-    assert found / total >= 0.95
+    found, correlations = face_and_mouth(root, description)
+    assert found >= 0.95
     assert min(correlations) > 0.5, correlations

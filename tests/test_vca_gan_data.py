@@ -225,3 +225,27 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
 
     with pytest.raises(NonFiniteError):
         vca_features.clip_features(np.full(48000, np.nan, np.float32), 75)
+
+
+@pytest.mark.media
+@pytest.mark.slow
+def test_preprocess_killed_resumes_to_the_same_files(awkward_folder, tmp_path):
+    """kill -9 after a seeded number of atomic writes (tests/fault_tools.py), then the same command
+    again: the same files as an uninterrupted run, bytes included (records, crops, flac, mp4)."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from fault_tools import assert_same_files, draw, kill_after_writes, rerun
+
+    def command(out):
+        return ["lip2speech", "preprocess", "--input_dir", str(awkward_folder), "--output_dir", str(out),
+                "--val_fraction", "0", "--test_fraction", "0"]
+
+    reference, faulted = tmp_path / "reference", tmp_path / "faulted"
+    assert main(command(reference)) == 0
+    # 4 segments x (mp4, flac, npz) + 2 done markers before the records: kill inside the segments.
+    writes = draw("lip2speech-preprocess", 2, 10)
+    kill_after_writes(command(faulted), str(tmp_path / "log"), writes, f"lip2speech preprocess after {writes} writes")
+    assert not (faulted / "tfrecords").exists()
+    rerun(command(faulted))
+    assert_same_files(str(reference), str(faulted))

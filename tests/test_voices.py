@@ -47,6 +47,21 @@ def test_no_two_speakers_share_a_voice(seed):
         speaker_voice(seed, DISTINCT_VOICES + 1)
 
 
+@pytest.mark.parametrize("espeak_voice", ["cmn", "es"])
+def test_other_languages_reuse_the_scheme_and_every_variant_speaks(espeak_voice):
+    """Speaker k differs from the others the same way in every language: only the espeak voice the
+    variant is applied to changes, and every variant exists for it."""
+    from avse_tf.data.synth.speech import EspeakSynthesizer
+    from avse_tf.data.synth.voices import DISTINCT_FEMALE_VARIANTS, DISTINCT_MALE_VARIANTS
+
+    for index in (1, 2, 29, 140):
+        english, other = speaker_voice(3, index), speaker_voice(3, index, espeak_voice)
+        assert other == (espeak_voice + english[0][len("en-us"):],) + english[1:]
+    synthesizer = EspeakSynthesizer()
+    for variant in DISTINCT_MALE_VARIANTS + DISTINCT_FEMALE_VARIANTS:
+        assert synthesizer.synthesize("a", voice=f"{espeak_voice}+{variant}").waveform.size > 0
+
+
 def test_distinct_voices_keep_the_faces():
     for index in (1, 2, 7):
         legacy, distinct = SyntheticSpeaker.create(3, index, "legacy"), SyntheticSpeaker.create(3, index)

@@ -28,13 +28,14 @@ def add_length_policy_arguments(parser) -> None:
 
 
 def register(subparsers) -> None:
+    from avse_tf.data.synth.languages import LANGUAGES
     from avse_tf.data.synth.voices import DISTINCT_VOICES, WARP_FACTORS
 
     synth = subparsers.add_parser(
         "synth-grid", help="write a synthetic GRID-layout audio-visual corpus (espeak-ng speech, rendered face)",
         description="Write DIR/s<k>/{audio/<id>.wav, video/<id>.mpg, align/<id>.align} in GRID's layout: "
-                    "GRID sentences spoken by espeak-ng voices, 3.0 s clips, 25 fps 360x288 MPEG-1 video of "
-                    "a face whose mouth follows the phonemes. The same seed gives the same bytes; existing "
+                    "GRID sentences (or GRID-like ones in --language) spoken by espeak-ng voices, 3.0 s clips, "
+                    "25 fps 360x288 MPEG-1 video of a face whose mouth follows the phonemes. The same seed gives the same bytes; existing "
                     "files are kept, so an interrupted run resumes.")
     synth.add_argument("--out", required=True, help="output corpus folder")
     synth.add_argument("--speakers", type=positive_int, default=4, help="number of speakers (s1..sN)")
@@ -54,6 +55,11 @@ def register(subparsers) -> None:
                             "synth_grid.json as av_offset_ms), coarticulated mouth, blinks, head motion, "
                             "lighting and sensor noise. legacy: the mouth an exact, synchronous function of "
                             "the phonemes on a face that sways by 1.5 px (the first model cards' renderer)")
+    synth.add_argument("--language", default="en",
+                       help="language of the sentences, voices and mouth shapes: "
+                            + ", ".join(f"{code} ({language.name})" for code, language in LANGUAGES.items())
+                            + "; en is GRID's grammar, the others a GRID-like 6-slot grammar with 6-character ids "
+                              "(python -m pydoc avse_tf.data.synth.languages). Default: en")
     synth.set_defaults(func=run_synth_grid, work_folder="out")
 
     landmarks = subparsers.add_parser(
@@ -77,7 +83,8 @@ def run_synth_grid(args) -> int:
         raise UserInputError(f"--voices distinct makes {DISTINCT_VOICES} distinct voices (s1..s{DISTINCT_VOICES}); "
                              f"s{last} would repeat one: use fewer --speakers or --voices legacy")
     description = generate_grid_corpus(args.out, args.speakers, args.utterances, args.seed, args.sample_rate,
-                                       first_speaker=args.first_speaker, voices=args.voices, video=args.video)
+                                       first_speaker=args.first_speaker, voices=args.voices, video=args.video,
+                                       language=args.language)
     total = sum(len(speaker["utterances"]) for speaker in description["speakers"])
     print(f"synthetic GRID corpus: {len(description['speakers'])} speakers, {total} utterances in {args.out}")
     return 0

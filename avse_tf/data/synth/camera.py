@@ -24,7 +24,8 @@ import dataclasses
 import cv2
 import numpy as np
 
-from avse_tf.data.synth.face import HEIGHT, WIDTH, viseme
+from avse_tf.data.synth.face import HEIGHT, WIDTH
+from avse_tf.data.synth.visemes import mouth_intervals
 
 VIDEO_MODES = ("camera", "legacy")
 MAX_AV_OFFSET_S = 0.08
@@ -85,12 +86,14 @@ def camera_take(rng, num_frames: int, fps: float) -> CameraTake:
     )
 
 
-def coarticulated_mouth_track(phonemes, num_frames: int, fps: float, offset: float, take: CameraTake):
+def coarticulated_mouth_track(phonemes, num_frames: int, fps: float, offset: float, take: CameraTake,
+                              language: str = "en"):
     """Per-frame jaw opening and lip width, as :func:`~avse_tf.data.synth.face.mouth_track` but
     with articulation (see the module doc) and the take's audio-visual offset.
 
     ``offset`` shifts the phoneme times (the clip's leading silence); frame ``i`` shows the mouth
-    of audio time ``(i + 0.5) / fps - take.av_offset``.
+    of audio time ``(i + 0.5) / fps - take.av_offset``. ``language``: how the phonemes are named
+    (:func:`~avse_tf.data.synth.visemes.viseme`).
     """
     rng = np.random.default_rng(take.mouth_variation)
     duration = (num_frames + 2) / fps + MAX_AV_OFFSET_S + 1.0
@@ -98,13 +101,12 @@ def coarticulated_mouth_track(phonemes, num_frames: int, fps: float, offset: flo
     opening = np.zeros(fine_times.size)
     width = np.ones(fine_times.size)
     bilabial = np.zeros(fine_times.size, bool)
-    for label, start, end in phonemes:
+    for start, end, jaw, lips, bilabial_interval in mouth_intervals(phonemes, language):
         # the target is held from ANTICIPATION_S before the sound, undershot or overshot a little
         active = (fine_times >= start + offset - ANTICIPATION_S) & (fine_times < end + offset - ANTICIPATION_S)
-        jaw, lips = viseme(label)
         opening[active] = jaw * rng.uniform(0.75, 1.1)
         width[active] = 1.0 + (lips - 1.0) * rng.uniform(0.7, 1.1)
-        if label.lstrip("',%=")[:1] in ("p", "b", "m"):
+        if bilabial_interval:
             bilabial[active] = True
     # ~40 ms Gaussian smoothing: a short phoneme between two open vowels is partly swallowed
     sigma = 0.04 * _FINE_RATE

@@ -6,7 +6,8 @@
 
 Each speaker has a voice no other speaker has (an espeak-ng variant, a vocal-tract-length warp,
 pitch and speaking rate: :mod:`avse_tf.data.synth.voices`; ``voices="legacy"`` draws variants with
-replacement) and a face identity; each utterance is a GRID sentence spoken after a random leading
+replacement) and a face identity; each utterance is a GRID sentence (or one of a GRID-like grammar
+in Mandarin or Spanish: :mod:`avse_tf.data.synth.languages`) spoken after a random leading
 silence inside a 3.0 s clip, filmed by the camera-like renderer (:mod:`avse_tf.data.synth.camera`:
 audio-visual offset, coarticulation, blinks, head motion, lighting; ``video="legacy"``: the mouth
 an exact, synchronous function of the phonemes). Every random choice comes from
@@ -28,6 +29,7 @@ from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.data import grid
 from avse_tf.data.synth.camera import VIDEO_MODES, CameraTake, camera_take, coarticulated_mouth_track, film
 from avse_tf.data.synth.face import FaceIdentity, mouth_track, render_face
+from avse_tf.data.synth.languages import get_language
 from avse_tf.data.synth.speech import EspeakSynthesizer
 from avse_tf.data.synth.voices import DISTINCT_VOICES, VOICE_MODES, speaker_voice
 from avse_tf.utils import atomic_write_text, progress
@@ -46,21 +48,23 @@ class SyntheticSpeaker:
     rate: int
     identity: FaceIdentity
     warp: float = 1.0
+    language: str = "en"
 
     @classmethod
-    def create(cls, seed: int, index: int, voices: str = "distinct") -> SyntheticSpeaker:
+    def create(cls, seed: int, index: int, voices: str = "distinct", language: str = "en") -> SyntheticSpeaker:
         if voices not in VOICE_MODES:
             raise ValueError(f"voices must be one of {VOICE_MODES}, got {voices!r}")
+        espeak_voice = get_language(language).espeak_voice
         rng = np.random.default_rng([seed, index])
         female = bool(index % 2 == 0)  # alternate, so any 2 consecutive speakers differ in sex
         variants = FEMALE_VARIANTS if female else MALE_VARIANTS
-        voice = "en-us+" + variants[int(rng.integers(len(variants)))]  # drawn in both modes: same faces
+        voice = espeak_voice + "+" + variants[int(rng.integers(len(variants)))]  # drawn in both modes: same faces
         pitch, rate = int(rng.integers(35, 70)), int(rng.integers(115, 145))
         warp = 1.0
         if voices == "distinct":
-            voice, warp, pitch, rate = speaker_voice(seed, index)
+            voice, warp, pitch, rate = speaker_voice(seed, index, espeak_voice)
         return cls(name=grid.speaker_name(index), female=female, voice=voice, pitch=pitch, rate=rate,
-                   identity=FaceIdentity.random(rng, female=female), warp=warp)
+                   identity=FaceIdentity.random(rng, female=female), warp=warp, language=language)
 
 
 def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeaker, words, rng,
@@ -69,14 +73,16 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
 
     ``take``: the camera-like renderer's recording conditions (:mod:`~avse_tf.data.synth.camera`);
     ``None`` renders the legacy video."""
-    text = " ".join(words)
+    language = get_language(speaker.language)
+    text = language.text(words)
     warp = float(speaker.warp)
     # The vocal-tract-length warp plays espeak's output ``warp`` times faster (resampling from
     # ``warp`` x its rate): every frequency, formants and f0, is scaled by ``warp``. espeak
     # speaks ``warp`` times slower to keep the speaker's rate, so the warp costs nothing extra.
     rate = round(speaker.rate / warp)
     while True:  # speed up rather than truncate a sentence that does not fit the clip
-        utterance = synthesizer.synthesize(text, voice=speaker.voice, rate=rate, pitch=speaker.pitch, word_gap=2)
+        utterance = synthesizer.synthesize(text, voice=speaker.voice, rate=rate, pitch=speaker.pitch, word_gap=2,
+                                           ipa=language.ipa_phonemes)
         duration = utterance.waveform.size / utterance.sample_rate / warp
         if duration <= clip_seconds - 0.4 or rate > 400:
             break
@@ -97,12 +103,12 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
     num_frames = round(clip_seconds * fps)
     words_in_clip = [(word, start_s + offset, end_s + offset) for word, start_s, end_s in utterance.words]
     if take is not None:
-        opening, width = coarticulated_mouth_track(utterance.phonemes, num_frames, fps, offset, take)
+        opening, width = coarticulated_mouth_track(utterance.phonemes, num_frames, fps, offset, take, language.code)
         centre = (speaker.identity.centre_x, speaker.identity.centre_y)
         frames = np.stack([film(render_face(speaker.identity, o, w, eyelid=take.eyelid[i]), take, i, centre)
                            for i, (o, w) in enumerate(zip(opening, width))])
         return audio, frames, words_in_clip
-    opening, width = mouth_track(utterance.phonemes, num_frames, fps, offset)
+    opening, width = mouth_track(utterance.phonemes, num_frames, fps, offset, language=language.code)
     sway_phase = rng.uniform(0, 2 * np.pi, size=2)
     frames = np.stack([
         render_face(speaker.identity, o, w,
@@ -115,7 +121,8 @@ def synthesize_utterance(synthesizer: EspeakSynthesizer, speaker: SyntheticSpeak
 
 def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: int = 0,
                          sample_rate: int = SAMPLE_RATE, clip_seconds: float = 3.0, fps: float = FPS,
-                         first_speaker: int = 1, voices: str = "distinct", video: str = "camera") -> dict:
+                         first_speaker: int = 1, voices: str = "distinct", video: str = "camera",
+                         language: str = "en") -> dict:
     """Write the corpus (see module doc); returns the description also saved as ``synth_grid.json``.
 
     ``voices``: ``"legacy"`` (each speaker draws one of 9 male / 7 female espeak variants with
@@ -127,9 +134,16 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
     sensor noise: :mod:`~avse_tf.data.synth.camera`; each utterance's offset is recorded as
     ``av_offset_ms`` of its speaker) or ``"legacy"`` (the mouth an exact, synchronous function of
     the phonemes, a 1.5 px sway; the renderer the model cards were first measured on).
+
+    ``language``: ``"en"`` (GRID), ``"cmn"`` (Mandarin) or ``"es"`` (Spanish): the grammar, ids,
+    espeak-ng voices and visemes of :mod:`~avse_tf.data.synth.languages`; another code raises
+    :class:`~avse_tf.errors.LanguageError`. Recorded as ``language`` in the description unless
+    English (an English corpus's description stays byte-identical).
     """
     from avse_tf.video.io import write_video
 
+    language = get_language(language).code  # a LanguageError before any work
+    grammar = get_language(language).grammar
     if speakers < 1 or utterances < 1:
         raise ValueError("need at least one speaker and one utterance")
     if voices not in VOICE_MODES:
@@ -148,17 +162,19 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
         description["voices"] = voices
     if video != "legacy":
         description["video"] = video
+    if language != "en":
+        description["language"] = language
     jobs = []
     for index in range(first_speaker, first_speaker + speakers):
-        speaker = SyntheticSpeaker.create(seed, index, voices)
+        speaker = SyntheticSpeaker.create(seed, index, voices, language)
         ids, used, offsets = [], set(), {}
         for number in range(utterances):
             rng = np.random.default_rng([seed, index, number])
-            words = grid.random_sentence(rng)
-            while grid.sentence_to_id(words) in used:
-                words = grid.random_sentence(rng)
-            used.add(grid.sentence_to_id(words))
-            ids.append(grid.sentence_to_id(words))
+            words = grammar.random_sentence(rng)
+            while grammar.sentence_to_id(words) in used:
+                words = grammar.random_sentence(rng)
+            used.add(grammar.sentence_to_id(words))
+            ids.append(grammar.sentence_to_id(words))
             take = None
             if video == "camera":  # its own generator: the audio's draws stay those of the legacy corpus
                 take = camera_take(np.random.default_rng([seed, index, number, 15]), round(clip_seconds * fps), fps)
@@ -172,7 +188,7 @@ def generate_grid_corpus(out_dir, speakers: int = 4, utterances: int = 6, seed: 
             entry["av_offset_ms"] = offsets  # per utterance; positive: the video lags the audio
         description["speakers"].append(entry)
     for speaker, words, rng, take in progress(jobs, "synth-grid"):
-        utterance_id = grid.sentence_to_id(words)
+        utterance_id = grammar.sentence_to_id(words)
         root = os.path.join(out_dir, speaker.name)
         paths = {kind: os.path.join(root, kind, f"{utterance_id}.{ext}")
                  for kind, ext in (("audio", "wav"), ("video", "mpg"), ("align", "align"))}

@@ -3,8 +3,9 @@
 The face is drawn with OpenCV primitives and a light blur so that dlib's HOG frontal detector and
 its 68-point shape predictor treat it as a face (checked by the tests: detection in >= 95 % of
 frames, lip landmarks that open and close with the speech). Mouth shapes are visemes chosen per
-espeak phoneme (closed for p/b/m, rounded for u/o, wide open for a, ...), smoothed over time for
-coarticulation, so the landmarks carry phonetic information beyond the loudness envelope.
+espeak phoneme of the corpus language (closed for p/b/m, rounded for u/o, wide open for a, ...:
+:mod:`avse_tf.data.synth.visemes`), smoothed over time for coarticulation, so the landmarks carry
+phonetic information beyond the loudness envelope.
 """
 
 from __future__ import annotations
@@ -15,54 +16,24 @@ import cv2
 import numpy as np
 
 from avse_tf.constants import FPS
+from avse_tf.data.synth.visemes import mouth_intervals
 
 WIDTH, HEIGHT = 360, 288  # GRID's frame size
 
-# (jaw opening 0..1, lip width factor) per viseme class. Widths: < 1 rounded, > 1 spread.
-_VISEMES = {
-    "closed": (0.0, 1.0),     # p b m, pauses
-    "labiodental": (0.12, 1.05),  # f v
-    "rounded": (0.45, 0.72),  # u U o O w
-    "open": (1.0, 1.0),       # a A V aI aU
-    "mid": (0.65, 1.12),      # E e @ 3 eI
-    "close_front": (0.3, 1.22),  # i I j
-    "consonant": (0.28, 1.0),  # t d n s z l r k g h ...
-}
-_PHONEME_CLASS = [
-    (("p", "b", "m"), "closed"),
-    (("f", "v"), "labiodental"),
-    (("u", "U", "o", "O", "w", "0"), "rounded"),
-    (("a", "A", "V", "&"), "open"),
-    (("E", "e", "@", "3"), "mid"),
-    (("i", "I", "j"), "close_front"),
-]
-
-
-def viseme(phoneme: str):
-    """(jaw opening, lip width) for an espeak phoneme mnemonic (stress marks ignored)."""
-    label = phoneme.lstrip("',%=")
-    if not label or label.startswith("_"):
-        return _VISEMES["closed"]
-    for prefixes, name in _PHONEME_CLASS:
-        if label[0] in prefixes:
-            return _VISEMES[name]
-    return _VISEMES["consonant"]
-
-
 def mouth_track(phonemes, num_frames: int, fps: float = FPS, offset: float = 0.0,
-                smoothing_frames: float = 0.8):
+                smoothing_frames: float = 0.8, language: str = "en"):
     """Per-frame jaw opening and lip width from ``(phoneme, start_s, end_s)`` intervals.
 
     ``offset`` shifts the phoneme times (the leading silence of the clip). A frame takes the
     viseme of the phoneme sounding at its centre; a Gaussian of ``smoothing_frames`` frames
-    blends neighbours the way articulators anticipate the next sound.
+    blends neighbours the way articulators anticipate the next sound. ``language``: how the
+    phonemes are named (:func:`~avse_tf.data.synth.visemes.viseme`).
     """
     opening = np.zeros(num_frames, np.float64)
     width = np.ones(num_frames, np.float64)
     times = (np.arange(num_frames) + 0.5) / fps
-    for label, start, end in phonemes:
+    for start, end, jaw, lips, _ in mouth_intervals(phonemes, language):
         active = (times >= start + offset) & (times < end + offset)
-        jaw, lips = viseme(label)
         opening[active] = jaw
         width[active] = lips
     if smoothing_frames > 0:

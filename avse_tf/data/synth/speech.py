@@ -2,7 +2,11 @@
 
 No system package is needed: espeakng-loader ships ``libespeak-ng.so`` and its data folder.
 Besides the waveform, the synthesiser reports word and phoneme events with their audio times;
-they give the GRID ``.align`` word alignments and drive the rendered mouth (see ``face.py``).
+they give the GRID ``.align`` word alignments and drive the rendered mouth (see ``visemes.py``).
+Phonemes come as espeak's ASCII mnemonics or, with ``ipa=True``, in IPA
+(``espeakINITIALIZE_PHONEME_IPA``; a phoneme with no IPA defined in espeak-ng's tables keeps its
+mnemonic). Word events are per espeak word (one per Hanzi in Mandarin): the words of the
+utterance are the space-separated words of the text, each spanning its events.
 
 espeak-ng keeps global state, so one process synthesises one utterance at a time (a lock guards
 it). The output is deterministic for the same text, voice, rate and pitch.
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import re
 import threading
 
 import numpy as np
@@ -19,6 +24,7 @@ import numpy as np
 # speak_lib.h constants
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_PHONEME_IPA = 0x0002
 _INITIALIZE_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
@@ -58,8 +64,9 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 class Utterance:
     """A synthesised utterance.
 
-    ``words``: (word, start_seconds, end_seconds); ``phonemes``: (espeak mnemonic, start, end),
-    pauses included as ``_``. Times are relative to the start of ``waveform``.
+    ``words``: (word, start_seconds, end_seconds), one per space-separated word of the text;
+    ``phonemes``: (espeak mnemonic, or IPA with ``ipa=True``, start, end), pauses included as
+    ``_`` (``""`` in IPA). Times are relative to the start of ``waveform``.
     """
 
     waveform: np.ndarray
@@ -80,12 +87,12 @@ class EspeakSynthesizer:
     _lock = threading.Lock()
 
     def __init__(self):
-        library = self._open()
+        library = self._open(ipa=False)
         self._sample_rate = library.sample_rate
         self._close(library)
 
     @staticmethod
-    def _open():
+    def _open(ipa: bool):
         try:
             import espeakng_loader
         except ImportError as error:  # a dependency of avse_tf; only a broken install lacks it
@@ -104,9 +111,8 @@ class EspeakSynthesizer:
         ]
         library.espeak_Synth.restype = ctypes.c_int
         data_path = espeakng_loader.get_data_path().encode()
-        rate = library.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
-        )
+        flags = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT | (_INITIALIZE_PHONEME_IPA if ipa else 0)
+        rate = library.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, flags)
         if rate <= 0:
             raise RuntimeError(f"espeak-ng failed to initialise with data at {data_path.decode()}")
         library.sample_rate = rate
@@ -140,8 +146,9 @@ class EspeakSynthesizer:
             raise RuntimeError(f"espeak-ng synthesis failed with status {status}")
 
     def synthesize(self, text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
-                   pitch_range: int = 50, word_gap: int = 0) -> Utterance:
-        """Speak ``text`` with ``voice`` (e.g. ``en-us+m3``), ``rate`` in words/min, ``pitch`` 0-100."""
+                   pitch_range: int = 50, word_gap: int = 0, ipa: bool = False) -> Utterance:
+        """Speak ``text`` with ``voice`` (e.g. ``en-us+m3``), ``rate`` in words/min, ``pitch`` 0-100;
+        ``ipa``: phonemes in IPA instead of espeak's mnemonics."""
         chunks: list[np.ndarray] = []
         events: list[tuple[int, int, int, int, bytes]] = []
 
@@ -162,7 +169,7 @@ class EspeakSynthesizer:
         c_callback = _CALLBACK(callback)
         encoded = text.encode("utf-8") + b"\0"
         with self._lock:
-            library = self._open()
+            library = self._open(ipa)
             try:
                 self._speak(library, c_callback, encoded, voice, rate, pitch, pitch_range, word_gap)
             finally:
@@ -181,14 +188,14 @@ def _timings(text: str, events, duration: float):
         end = phoneme_starts[index + 1][0] if index + 1 < len(phoneme_starts) else duration
         if end > start:
             phonemes.append((label, start, min(end, duration)))
-    encoded = text.encode("utf-8")
-    word_events = [(position / 1000.0, encoded[text_position - 1: text_position - 1 + length].decode())
+    # espeak counts text positions and lengths in characters (1-based), not UTF-8 bytes
+    word_events = [(position / 1000.0, text[text_position - 1: text_position - 1 + length], text_position - 1)
                    for kind, position, text_position, length, _ in events if kind == _EVENT_WORD]
     pauses = ("_", "", "_:", "_!")
     spoken = [(label, begin, end) for label, begin, end in phonemes if label not in pauses]
     words = []
     previous_end = 0.0
-    for index, (event_start, word) in enumerate(word_events):
+    for index, (event_start, word, _) in enumerate(word_events):
         limit = word_events[index + 1][0] if index + 1 < len(word_events) else duration
         # espeak's word event can fire a little before or after the word's first phoneme; the
         # word spans its own phonemes: those starting after the previous word and before the next.
@@ -198,4 +205,20 @@ def _timings(text: str, events, duration: float):
         end = max(end for _, end in own) if own else limit
         words.append((word.lower(), start, end))
         previous_end = end
-    return words, phonemes
+    return _join_text_words(text, words, [offset for _, _, offset in word_events]), phonemes
+
+
+def _join_text_words(text: str, words, offsets):
+    """One interval per space-separated word of ``text``: consecutive espeak words that start
+    inside the same text word (Hanzi, read one by one) become one, from the first one's start to
+    the last one's end. A text word espeak read as one word keeps its interval as it was."""
+    spans = [(match.start(), match.end(), match.group()) for match in re.finditer(r"\S+", text)]
+    joined, owners = [], []
+    for (word, start, end), offset in zip(words, offsets):
+        owner = next((index for index, (first, last, _) in enumerate(spans) if first <= offset < last), None)
+        if owner is not None and owners and owners[-1] == owner:
+            joined[-1] = (spans[owner][2].lower(), joined[-1][1], end)
+        else:
+            joined.append((word, start, end))
+            owners.append(owner)
+    return joined

@@ -35,8 +35,12 @@ VOICE_MODES = ("legacy", "distinct")
 DISTINCT_VOICES = 2 * min(len(DISTINCT_MALE_VARIANTS), len(DISTINCT_FEMALE_VARIANTS)) * len(WARP_FACTORS)
 
 
-def speaker_voice(seed: int, index: int):
+def speaker_voice(seed: int, index: int, espeak_voice: str = "en-us"):
     """``(espeak voice, warp factor, pitch, rate)`` of speaker ``index`` with ``voices="distinct"``.
+
+    ``espeak_voice``: the language's espeak-ng voice the variant is applied to (``en-us``,
+    ``cmn``, ``es``: :mod:`avse_tf.data.synth.languages`); variants, warps, pitches and rates do
+    not depend on it, so speaker k's voice differs from the others' the same way in every language.
 
     Speakers alternate in sex; the k-th speaker of a sex (k = (index - 1) // 2) takes the
     variants of that sex in a seed-shuffled order, cycling, and variant position p in cycle c
@@ -60,7 +64,7 @@ def speaker_voice(seed: int, index: int):
     # spread one cycle's speakers over it; the cycle term moves speakers sharing a variant apart.
     pitch = 35 + (12 * position + 5 * cycle + 8 * shift) % 35
     rate = 115 + (11 * position + 7 * cycle + 4 * shift) % 30
-    return "en-us+" + variants[int(order[position])], warp, int(pitch), int(rate)
+    return espeak_voice + "+" + variants[int(order[position])], warp, int(pitch), int(rate)
 
 
 def utterance_embedding(waveform, sample_rate: int, floor_db: float = 40.0) -> np.ndarray:
