@@ -45,6 +45,15 @@ def pre_emphasis(waveform, coefficient: float = 0.97) -> tf.Tensor:
     return tf.concat([waveform[..., :1], waveform[..., 1:] - coefficient * waveform[..., :-1]], axis=-1)
 
 
+def de_emphasis(waveform, coefficient: float = 0.97) -> tf.Tensor:
+    """Inverse of :func:`pre_emphasis`: ``y[n] = x[n] + a y[n-1]`` along the last axis (scipy's
+    ``lfilter([1], [1, -a], x)``), a first-order recursion run as a ``tf.scan`` over samples."""
+    waveform = tf.convert_to_tensor(waveform, tf.float32)
+    samples_first = tf.experimental.numpy.moveaxis(waveform, -1, 0)
+    restored = tf.scan(lambda previous, current: current + coefficient * previous, samples_first)
+    return tf.experimental.numpy.moveaxis(restored, 0, -1)
+
+
 def hz_to_mel(frequency, htk: bool = True):
     frequency = np.asarray(frequency, dtype=np.float64)
     if htk:

@@ -22,7 +22,7 @@ SYSTEM_PACKAGES = (
     "avse_tf.systems.landmark_enhancement",  # Morrone et al. 2019
     "avse_tf.systems.av_inpainting",  # Morrone et al. 2021
     "avse_tf.systems.speech2vid",  # Chung et al. 2017
-    "avse_tf.systems.vca_gan",  # Kim et al. 2021 (lip-to-speech data; the model comes with issue 18)
+    "avse_tf.systems.vca_gan",  # Kim et al. 2021
 )
 
 _REGISTERED: dict = {}

@@ -1,4 +1,5 @@
-"""Optimisers with the original code's schedule: staircase exponential decay of the learning rate.
+"""Optimisers with the original codes' schedules: staircase exponential decay (Morrone 2019),
+multi-step decay (VCA-GAN, torch's MultiStepLR).
 
 Morrone 2019 CLI: ``--opt sgd|adam|momentum`` (momentum 0.9), ``--learning_rate``,
 ``--updating_step`` (decay every N optimiser steps) and ``--learning_decay`` (multiplicative
@@ -26,3 +27,17 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3, updating_ste
     if name == "momentum":
         return keras.optimizers.SGD(schedule, momentum=0.9, **options)
     raise UserInputError(f"unknown optimiser {name!r}; choose sgd, adam or momentum")
+
+
+def multistep_decay(learning_rate: float, boundaries, gamma: float = 0.1):
+    """torch's ``MultiStepLR`` as a Keras schedule: ``learning_rate x gamma^k`` after the k-th of
+    ``boundaries`` (optimiser steps, increasing; epochs x steps per epoch for a per-epoch milestone)."""
+    import keras
+
+    boundaries = [int(step) for step in boundaries]
+    if not boundaries:
+        return float(learning_rate)
+    if boundaries != sorted(set(boundaries)) or boundaries[0] < 0:
+        raise UserInputError(f"learning-rate milestones must increase and not be negative, got {boundaries}")
+    values = [float(learning_rate) * float(gamma) ** index for index in range(len(boundaries) + 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)

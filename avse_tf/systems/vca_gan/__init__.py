@@ -1,4 +1,4 @@
-"""VCA-GAN lip-to-speech (Kim, Hong, Ro, NeurIPS 2021): part 1, the data.
+"""VCA-GAN lip-to-speech (Kim, Hong, Ro, NeurIPS 2021): data, model and training step.
 
 Folder map: ``features.py`` (the paper's audio features: high-pass, peak 0.9, pre-emphasis, centred
 640/160 STFT, 80 log-mels scaled to [-1, 1], 321-bin linear magnitude), ``mouth.py`` (one speaker's
@@ -9,18 +9,20 @@ multi-language seed's scripts: ``preprocess_audio_only``, ``crop_video_processin
 lists, records), ``pipeline.py`` (record schema and the tf.data reader: 40-frame windows,
 augmentation, normalisation), ``cli.py`` (``avse lip2speech``) and ``README.md`` (model card, data part).
 
-The model, training and synthesis come with issue 18: until then the system builds no model
-(``models=()``, ``model_module=None``), which the registry accepts as a data-only system.
+Model (issue 18): ``visual_frontend.py`` (3D conv + ResNet-18 + BiGRU), ``generator.py`` (generator,
+visual context attention, post-net), ``discriminators.py`` (per-scale mel and sync discriminators),
+``losses.py``, ``model.py`` (``VCAGAN``: the GAN with its own ``train_step``, two optimisers;
+``MODEL_BUILDERS``), ``presets/`` (``vca_gan_grid``, ``vca_gan_cpu``). Training commands,
+synthesis (Griffin-Lim), evaluation and export come later.
 """
 
 from avse_tf.systems.base import System
 
 SYSTEM = System(
     name="vca_gan",
-    title="VCA-GAN lip-to-speech data: mouth crops, mels, records (Kim et al. 2021)",
+    title="VCA-GAN lip-to-speech (Kim et al. 2021)",
     paper="Kim, Hong, Ro: Lip to Speech Synthesis with Visual Context Attentional GAN, NeurIPS 2021",
     cli_group="lip2speech",
-    models=(),
-    model_module=None,
+    models=("vca_gan",),
     record_schema="pipeline:vca_gan_schema",
 )
