@@ -6,20 +6,6 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# The longest files first (CI's --durations, 2 cores): pytest-xdist hands files to its workers in
-# collection order, so the long ones start at once instead of finishing alone at the end.
-LONGEST_FIRST = ("test_enhancement_claims.py", "test_inpainting_claims.py", "test_user_corpus_recipes.py",
-                 "test_faults.py", "test_corpus_transfer.py", "test_speech2vid_pipeline.py", "test_bench.py",
-                 "test_vca_gan_model.py", "test_inpainting_recognizer.py", "test_inpainting_pipeline.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
-
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory):
