@@ -47,11 +47,25 @@ def pre_emphasis(waveform, coefficient: float = 0.97) -> tf.Tensor:
 
 def de_emphasis(waveform, coefficient: float = 0.97) -> tf.Tensor:
     """Inverse of :func:`pre_emphasis`: ``y[n] = x[n] + a y[n-1]`` along the last axis (scipy's
-    ``lfilter([1], [1, -a], x)``), a first-order recursion run as a ``tf.scan`` over samples."""
+    ``lfilter([1], [1, -a], x)``).
+
+    Run as a causal convolution with the recursion's impulse response ``a^k``, cut where ``a^k`` falls
+    below 1e-7 (530 taps for 0.97): a relative error under 1e-6, and one graph op instead of a
+    sequential scan over 48000 samples (which took seconds per clip).
+    """
     waveform = tf.convert_to_tensor(waveform, tf.float32)
-    samples_first = tf.experimental.numpy.moveaxis(waveform, -1, 0)
-    restored = tf.scan(lambda previous, current: current + coefficient * previous, samples_first)
-    return tf.experimental.numpy.moveaxis(restored, 0, -1)
+    coefficient = float(coefficient)
+    if coefficient == 0.0:
+        return waveform
+    if not 0.0 < abs(coefficient) < 1.0:
+        raise ValueError(f"de-emphasis needs 0 < |coefficient| < 1, got {coefficient}")
+    taps = int(np.ceil(np.log(1e-7) / np.log(abs(coefficient))))
+    response = (coefficient ** np.arange(taps))[::-1].astype(np.float32)  # conv1d correlates: reversed
+    shape = tf.shape(waveform)
+    signals = tf.reshape(waveform, [-1, shape[-1], 1])
+    padded = tf.pad(signals, [[0, 0], [taps - 1, 0], [0, 0]])
+    restored = tf.nn.conv1d(padded, tf.constant(response)[:, None, None], stride=1, padding="VALID")
+    return tf.reshape(restored, shape)
 
 
 def hz_to_mel(frequency, htk: bool = True):
