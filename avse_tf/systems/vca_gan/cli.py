@@ -3,10 +3,13 @@ and one ``preprocess`` command that does all of it.
 
 ``preprocess_audio_only --Grid_dir --output_dir``, ``crop_video_processing --input_dir --output_dir``
 and ``remove_not_25`` keep the seed's script names (the seed hard-coded the folders of the last two:
-here they are flags). ``train`` / ``test`` come with the model (issue 18).
+here they are flags). ``train`` and ``test`` keep the seed's flags (``--grid`` is a ``preprocess``
+output folder); ``synthesize`` speaks one silent video; ``recipe`` runs everything on a synthetic corpus.
 """
 
 from __future__ import annotations
+
+import os
 
 from avse_tf.cli.main import import_tensorflow_quietly
 from avse_tf.systems.vca_gan import SYSTEM
@@ -68,7 +71,131 @@ def register(subparsers) -> None:
     prep.add_argument("--examples_per_shard", type=int, default=64)
     prep.add_argument("--compression", default=None, choices=("GZIP",), help="record compression")
     prep.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
+    prep.add_argument("--unseen_speakers", default="", help="comma-separated speakers held out of training, "
+                      "validation and test: their clips form the 'unseen' split (the unseen-speaker setting)")
     prep.set_defaults(func=run_preprocess, work_folder="output_dir")
+    _register_model_commands(commands)
+
+
+def _register_model_commands(commands) -> None:
+    from avse_tf.cli.shared import positive_int
+    from avse_tf.systems.presets import add_preset_argument
+    from avse_tf.training.strategy import add_distribution_args
+    from avse_tf.workdir_lock import chief_folder
+
+    train = commands.add_parser(
+        "train", help="train VCA-GAN (or the regression-only baseline) on preprocess's records; resumable",
+        description="The seed's train.py flags. Writes CHECKPOINT_DIR/{best.keras, last.keras, history.csv, "
+                    "logs/ (TensorBoard: losses, mel images, audio)}; the same command after a kill resumes with "
+                    "both optimisers' state.")
+    train.add_argument("--grid", required=True, help="preprocess output folder (holds tfrecords/)")
+    train.add_argument("--checkpoint_dir", required=True, help="experiment folder")
+    train.add_argument("--batch_size", type=positive_int, default=None, help="global batch (default: the preset's)")
+    train.add_argument("--epochs", type=positive_int, default=None, help="default: the preset's")
+    train.add_argument("--eval_step", type=positive_int, default=None,
+                       help="validate every N steps (an epoch is N steps; default: one pass over the training set)")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's, 1e-4)")
+    train.add_argument("--patience", type=positive_int, default=None,
+                       help="early stopping on the validation L1 (default: none, as the original)")
+    train.add_argument("--regression_only", action="store_true",
+                       help="baseline: the same generator without adversarial and sync losses")
+    train.add_argument("--seed", type=int, default=None)
+    add_preset_argument(train, SYSTEM.name)
+    add_distribution_args(train)
+    train.set_defaults(func=run_train, work_folder=chief_folder("checkpoint_dir"))
+
+    test = commands.add_parser(
+        "test", help="speech from the test clips' lips, scored: STOI, ESTOI, PESQ (nb, wb), MCD, WER",
+        description="The seed's test.py flags. Writes OUTPUT_DIR/{scores.csv, summary.json, mel/ (--save_mel), "
+                    "wav/ (--save_wav)}.")
+    test.add_argument("--grid", required=True, help="preprocess output folder")
+    test.add_argument("--checkpoint", required=True, help="a .keras file or a train --checkpoint_dir")
+    test.add_argument("--split", default="test", help="record split: test (constrained speakers), unseen, validation")
+    test.add_argument("--batch_size", type=positive_int, default=8)
+    test.add_argument("--save_mel", action="store_true", help="write mel/<clip>.npz (mel, linear)")
+    test.add_argument("--save_wav", action="store_true", help="write wav/<clip>.wav")
+    test.add_argument("--output_dir", default=None, help="default: GRID/test_results/SPLIT")
+    test.add_argument("--griffin_lim_iterations", type=positive_int, default=60)
+    test.add_argument("--no_wer", action="store_true", help="skip the PocketSphinx WER (non-English speech)")
+    test.add_argument("--nearest_neighbour", action="store_true",
+                      help="also score the nearest-neighbour baseline (training clip with the closest lips)")
+    add_distribution_args(test)
+    test.set_defaults(func=run_test)
+
+    synthesize = commands.add_parser(
+        "synthesize", help="speech for one silent video: a wav, and an mp4 of the video with that speech")
+    synthesize.add_argument("--video", required=True, help="video of one face speaking (any frame rate)")
+    synthesize.add_argument("--checkpoint", required=True, help="a .keras file or a train --checkpoint_dir")
+    synthesize.add_argument("--output", required=True, help="output .wav")
+    synthesize.add_argument("--output_video", default=None, help="output .mp4 (default: OUTPUT with .mp4)")
+    synthesize.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
+    synthesize.set_defaults(func=run_synthesize)
+
+    recipe = commands.add_parser(
+        "recipe", help="synthetic corpus -> preprocess -> VCA-GAN and regression-only -> the paper's table",
+        description="Constrained-speaker and unseen-speaker tables with the nearest-neighbour baseline and the "
+                    "paper's numbers beside ours. Resumable.")
+    recipe.add_argument("--work_dir", required=True)
+    recipe.add_argument("--language", default="en", help="synthetic speech language (en, cmn, es)")
+    recipe.add_argument("--speakers", type=positive_int, default=8)
+    recipe.add_argument("--utterances", type=positive_int, default=16)
+    recipe.add_argument("--unseen_speakers", type=positive_int, default=2)
+    recipe.add_argument("--epochs", type=positive_int, default=30)
+    recipe.add_argument("--preset", default="vca_gan_cpu")
+    recipe.add_argument("--batch_size", type=positive_int, default=None)
+    recipe.add_argument("--seed", type=int, default=1)
+    recipe.add_argument("--griffin_lim_iterations", type=positive_int, default=60)
+    recipe.set_defaults(func=run_recipe, work_folder="work_dir")
+
+
+def run_train(args) -> int:
+    from avse_tf.systems.presets import resolve_training_flags, save_resolved_config
+
+    args.model = None
+    config = resolve_training_flags(args, SYSTEM, {"batch_size": "training.batch_size", "epochs": "training.epochs",
+                                                   "lr": "training.learning_rate"}, {})
+    import_tensorflow_quietly()
+    from avse_tf.systems.vca_gan.train import train
+    from avse_tf.training.strategy import strategy_from_args
+
+    save_resolved_config(args.checkpoint_dir, config, {"grid": args.grid, "seed": args.seed,
+                                                       "regression_only": args.regression_only})
+    summary = train(args.grid, args.checkpoint_dir, config["preset"], args.batch_size, args.epochs, args.eval_step,
+                    args.lr, args.patience, args.regression_only, seed=args.seed, strategy=strategy_from_args(args))
+    print(f"train: best validation L1 {summary['best_val_loss']:.4f}; model {summary['best_model']}")
+    return 0
+
+
+def run_test(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.vca_gan.evaluate import test
+    from avse_tf.training.strategy import strategy_from_args
+
+    strategy_from_args(args)  # --gpu selects the devices; inference runs on the first
+    result = test(args.grid, args.checkpoint, args.split, args.batch_size, args.save_mel, args.save_wav,
+                  args.output_dir, args.griffin_lim_iterations, not args.no_wer, args.nearest_neighbour)
+    for name, summary in result.items():
+        print(f"test {args.split} {name}: " + ", ".join(f"{key} {value:.4g}" for key, value in summary.items()))
+    return 0
+
+
+def run_synthesize(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.vca_gan.predict import synthesize_file
+
+    video_out = args.output_video or os.path.splitext(args.output)[0] + ".mp4"
+    result = synthesize_file(args.checkpoint, args.video, args.output, video_out, args.shape_predictor)
+    print(f"synthesize: wrote {args.output} and {video_out}" + (f" ({result})" if result else ""))
+    return 0
+
+
+def run_recipe(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.vca_gan.recipe import run_recipe as recipe
+
+    print(recipe(args.work_dir, args.language, args.speakers, args.utterances, args.unseen_speakers, args.epochs,
+                 args.preset, args.batch_size, args.seed, args.griffin_lim_iterations))
+    return 0
 
 
 def run_preprocess_audio_only(args) -> int:
@@ -106,7 +233,8 @@ def run_preprocess(args) -> int:
 
     result = preprocess(args.input_dir, args.output_dir, args.layout, args.audio_dir, args.segment_seconds,
                         args.tail, args.val_fraction, args.test_fraction, args.seed, args.examples_per_shard,
-                        args.compression, args.shape_predictor)
+                        args.compression, args.shape_predictor,
+                        [name for name in args.unseen_speakers.split(",") if name])
     splits = ", ".join(f"{name} {count}" for name, count in result["splits"].items())
     print(f"preprocess: {result['segments']} segments from {result['clips']} clips ({splits}); "
           f"{len(result['bad'])} clips skipped (bad_clips.txt); records in {result['records']}")

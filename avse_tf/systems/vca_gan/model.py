@@ -20,6 +20,9 @@ kept for the generator step); here that term is evaluated with the updated sync 
 (the original: before its update). Two optimisers (``compile(generator_optimizer=...,
 discriminator_optimizer=...)``; :func:`make_optimizers`: Adam amsgrad 1e-4, multi-step decay);
 weight decay 1e-5 is added to the gradients (torch ``Adam(weight_decay=...)``, L2, not AdamW).
+``loss_weights={"adversarial": 0, "sync": 0}`` is the regression-only baseline (issue 18: the
+same generator without the GAN): the discriminators take no step and the generator side minimises
+``50 x reconstruction`` alone.
 Logged (and in TensorBoard): ``loss`` (reconstruction L1, the same quantity as ``val_loss``),
 ``g_loss``, ``g_adversarial``, ``g_sync``, ``mel_l1``, ``linear_l1``, ``d_loss``,
 ``d_adversarial``, ``r1``, ``sync_nce``.
@@ -35,7 +38,8 @@ from avse_tf.systems.vca_gan.features import NUM_LINEAR_BINS, NUM_MELS
 from avse_tf.systems.vca_gan.generator import generator, postnet
 from avse_tf.systems.vca_gan.visual_frontend import channels, visual_frontend
 
-LOSS_WEIGHTS = {"reconstruction": 50.0, "r1": 1.0, "weight_decay": 1e-5, "sync_temperature": 1.0}
+LOSS_WEIGHTS = {"reconstruction": 50.0, "adversarial": 1.0, "sync": 1.0, "r1": 1.0, "weight_decay": 1e-5,
+                "sync_temperature": 1.0}
 TRAIN_METRICS = ("loss", "g_loss", "g_adversarial", "g_sync", "mel_l1", "linear_l1", "d_loss", "d_adversarial",
                  "r1", "sync_nce")
 
@@ -126,6 +130,10 @@ class VCAGAN(keras.Model):
                      for g, v in zip(tape.gradient(loss, variables), variables)]
         optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
 
+    @property
+    def regression_only(self) -> bool:
+        return not (self.loss_weights.get("adversarial", 1.0) or self.loss_weights.get("sync", 1.0))
+
     def train_step(self, data):
         import tensorflow as tf
 
@@ -136,6 +144,14 @@ class VCAGAN(keras.Model):
             local, context = self.frontend([video, lengths], training=True)
             fakes = self.generator([local, context, lengths], training=True)
             predicted_linear = self.postnet(fakes[-1], training=True)
+            mel_l1, linear_l1 = losses.reconstruction_losses(targets, fakes, data["linear"], predicted_linear, lengths)
+            reconstruction = mel_l1 + linear_l1
+        values = {"loss": reconstruction, "mel_l1": mel_l1, "linear_l1": linear_l1}
+        if self.regression_only:
+            with generator_tape:
+                total = weights["reconstruction"] * reconstruction
+            self._apply(self.generator_optimizer, total, generator_tape, self.generator_variables)
+            return self._track({**values, "g_loss": total})
         condition = tf.stop_gradient(context)
 
         with tf.GradientTape() as discriminator_tape:
@@ -152,7 +168,7 @@ class VCAGAN(keras.Model):
             d_adversarial, r1 = d_adversarial / 3, r1 / 3
             audio = self.sync_discriminator(targets[-1], training=True)
             sync_nce = losses.info_nce(tf.stop_gradient(local), audio, weights["sync_temperature"])
-            d_loss = d_adversarial + weights["r1"] * r1 + sync_nce
+            d_loss = weights["adversarial"] * d_adversarial + weights["r1"] * r1 + weights["sync"] * sync_nce
         self._apply(self.discriminator_optimizer, d_loss, discriminator_tape, self.discriminator_variables)
 
         with generator_tape:  # resumed: the generator's forward pass is already on this tape
@@ -162,16 +178,14 @@ class VCAGAN(keras.Model):
                 g_adversarial += losses.real_loss(unconditional) + losses.real_loss(conditional)
             g_adversarial = g_adversarial / 3
             g_sync = losses.sync_generator_loss(tf.stop_gradient(local), self.sync_discriminator(fakes[-1], training=True))
-            mel_l1, linear_l1 = losses.reconstruction_losses(targets, fakes, data["linear"], predicted_linear, lengths)
-            reconstruction = mel_l1 + linear_l1
-            g_loss = g_adversarial + g_sync + weights["reconstruction"] * reconstruction
+            g_loss = (weights["adversarial"] * g_adversarial + weights["sync"] * g_sync
+                      + weights["reconstruction"] * reconstruction)
             frontend_nce = losses.info_nce(local, self.sync_discriminator(targets[-1], training=True),
                                            weights["sync_temperature"])
-            total = g_loss + frontend_nce
+            total = g_loss + weights["sync"] * frontend_nce
         self._apply(self.generator_optimizer, total, generator_tape, self.generator_variables)
-        values = {"loss": reconstruction, "g_loss": g_loss, "g_adversarial": g_adversarial, "g_sync": g_sync,
-                  "mel_l1": mel_l1, "linear_l1": linear_l1, "d_loss": d_loss, "d_adversarial": d_adversarial,
-                  "r1": r1, "sync_nce": sync_nce}
+        values.update({"g_loss": g_loss, "g_adversarial": g_adversarial, "g_sync": g_sync, "d_loss": d_loss,
+                       "d_adversarial": d_adversarial, "r1": r1, "sync_nce": sync_nce})
         return self._track(values)
 
     def test_step(self, data):

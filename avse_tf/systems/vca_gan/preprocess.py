@@ -13,7 +13,9 @@ repeated and silence, or dropped: ``tail``); per segment write the seed's folder
     <output_dir>/<clip>_<k>/features/<clip>_<k>.npz  mouths [T,112,112] uint8, mel [4T,80], linear [4T,321]
 
 then the split lists ``data/training.txt``, ``validation.txt``, ``test.txt`` (segment names; split by
-input clip, seeded, so no recording is in two sets) and the records ``tfrecords/<split>/``
+input clip, seeded, so no recording is in two sets; with ``unseen_speakers``, those speakers' clips
+are left out of the three and listed in ``data/unseen.txt``: the paper's two settings,
+constrained-speaker test = ``test``, unseen-speaker test = ``unseen``) and the records ``tfrecords/<split>/``
 (:func:`pipeline.vca_gan_schema`, made from the ``.npz`` files so they hold the exact crops, not
 their lossy mp4).
 
@@ -37,6 +39,7 @@ from avse_tf.constants import FPS, RECORDS_MANIFEST, SAMPLE_RATE
 from avse_tf.errors import UserInputError
 
 SPLITS = ("training", "validation", "test")  # the seed's data/<split>.txt
+UNSEEN_SPLIT = "unseen"  # clips of the speakers held out of training (``unseen_speakers``)
 TAILS = ("pad", "drop")
 SETTINGS_FILE = "preprocess.json"
 REPORT_FILE = "bad_clips.txt"
@@ -135,10 +138,11 @@ def _report_bad(output_dir, bad) -> None:
 
 def preprocess(input_dir, output_dir, layout="auto", audio_dir=None, segment_seconds=3.0, tail="pad",
                val_fraction=0.1, test_fraction=0.1, seed=0, examples_per_shard=64, compression=None,
-               shape_predictor=None) -> dict:
+               shape_predictor=None, unseen_speakers=()) -> dict:
     """Run the whole preparation (module doc). Returns ``{"clips", "segments", "bad", "splits"}``:
     the input clips used, segments written, ``[(name, video, reason)]`` of skipped clips and the
-    segment count per split."""
+    segment count per split. ``unseen_speakers``: speakers (corpus speakers, or a plain folder's
+    first sub-folders) whose clips form the ``unseen`` split only."""
     from avse_tf.systems.vca_gan.records import write_split_records
     from avse_tf.systems.vca_gan.sources import list_sources
     from avse_tf.utils import atomic_write_text, progress
@@ -150,9 +154,15 @@ def preprocess(input_dir, output_dir, layout="auto", audio_dir=None, segment_sec
     segment_frames = int(round(segment_seconds * FPS))
     segment_bounds(0, segment_frames, tail)  # checks tail
     sources = list_sources(input_dir, layout, audio_dir)
+    unseen_speakers = sorted(set(unseen_speakers or ()))
+    missing = sorted(set(unseen_speakers) - {source.speaker for source in sources})
+    if missing:
+        raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {input_dir} "
+                             f"(speakers: {', '.join(sorted({str(s.speaker) for s in sources}))})")
     os.makedirs(output_dir, exist_ok=True)
-    _check_settings(output_dir, {"segment_frames": segment_frames, "tail": tail, "seed": int(seed),
-                                 "val_fraction": val_fraction, "test_fraction": test_fraction})
+    settings = {"segment_frames": segment_frames, "tail": tail, "seed": int(seed), "val_fraction": val_fraction,
+                "test_fraction": test_fraction}
+    _check_settings(output_dir, {**settings, "unseen_speakers": unseen_speakers} if unseen_speakers else settings)
     extractor = LandmarkExtractor(shape_predictor)
     done_dir = os.path.join(output_dir, "data", "done")
     segments, bad = {}, []
@@ -173,9 +183,12 @@ def preprocess(input_dir, output_dir, layout="auto", audio_dir=None, segment_sec
         atomic_write_text(marker, json.dumps({"video": source.video, "segments": names}) + "\n")
         segments[source.name] = names
     _report_bad(output_dir, bad)
-    splits = split_sources(segments, val_fraction, test_fraction, seed)
+    unseen = {source.name for source in sources if source.speaker in unseen_speakers and source.name in segments}
+    splits = split_sources([name for name in segments if name not in unseen], val_fraction, test_fraction, seed)
+    if unseen_speakers:
+        splits[UNSEEN_SPLIT] = sorted(unseen)
     counts = {}
-    for split in SPLITS:
+    for split in splits:
         names = [name for source in splits[split] for name in segments[source]]
         atomic_write_text(os.path.join(output_dir, "data", split + ".txt"), "".join(n + "\n" for n in names))
         counts[split] = len(names)

@@ -17,11 +17,13 @@ SOURCE_LAYOUTS = ("auto", "folder", *LAYOUTS)
 @dataclasses.dataclass(frozen=True)
 class Source:
     """One input clip: ``name`` (unique, file-name safe: the output folders are named from it),
-    its ``video`` and its ``audio`` (a separate file, or None: the video's sound track)."""
+    its ``video``, its ``audio`` (a separate file, or None: the video's sound track) and its
+    ``speaker`` (a corpus's speaker; in a plain folder, the first sub-folder; None at the top)."""
 
     name: str
     video: str
     audio: str | None = None
+    speaker: str | None = None
 
 
 def _visible(name: str) -> bool:
@@ -48,7 +50,8 @@ def _folder_sources(root, audio_dir) -> list:
             candidates = [os.path.join(audio_dir, stem + suffix) for suffix in AUDIO_SUFFIXES]
             candidates += [os.path.join(audio_dir, os.path.basename(stem) + suffix) for suffix in AUDIO_SUFFIXES]
             audio = next((path for path in candidates if os.path.isfile(path)), None)
-        sources.append(Source(_name(relative), video, audio))
+        parts = relative.replace(os.sep, "/").split("/")
+        sources.append(Source(_name(relative), video, audio, parts[0] if len(parts) > 1 else None))
     return sources
 
 
@@ -80,7 +83,8 @@ def list_sources(input_dir, layout: str = "auto", audio_dir=None) -> list:
         sources = _folder_sources(root, audio_dir)
     else:
         corpus = read_corpus(root, layout, audio_dir=audio_dir)
-        sources = [Source(f"{clip.speaker}_{clip.clip_id}", clip.video, clip.audio if clip.audio != clip.video else None)
+        sources = [Source(f"{clip.speaker}_{clip.clip_id}", clip.video,
+                          clip.audio if clip.audio != clip.video else None, clip.speaker)
                    for clip in corpus.clips if clip.video]
     if not sources:
         raise UserInputError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) under {root}; check --input_dir")
