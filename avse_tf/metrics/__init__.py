@@ -8,6 +8,7 @@
 ``sdr``                BSS-eval v3 SDR of one target
 ``si_sdr``             scale-invariant SDR (Le Roux et al. 2019)
 ``l1``                 mean absolute error, optionally masked
+``mcd``                mel-cepstral distortion in dB, Kubichek 1993 (:mod:`avse_tf.metrics.spectral`)
 ``edit_distance``      Levenshtein distance between token sequences
 ``error_rate``         corpus-level WER / PER
 ``word_error_rate``    WER of PocketSphinx's words (GRID grammar or free trigram LM) on waveforms
@@ -31,9 +32,10 @@ from avse_tf.metrics.quality import pesq, visqol
 from avse_tf.metrics.recognition import PocketSphinxRecognizer, phone_error_rate, word_error_rate
 from avse_tf.metrics.report import DEFAULT_METRICS, METRICS, evaluate, format_table
 from avse_tf.metrics.separation import bss_eval_sources, l1, sdr, si_sdr
+from avse_tf.metrics.spectral import mcd
 
 __all__ = [
-    "pesq", "visqol", "stoi", "estoi", "bss_eval_sources", "sdr", "si_sdr", "l1",
+    "pesq", "visqol", "stoi", "estoi", "bss_eval_sources", "sdr", "si_sdr", "l1", "mcd",
     "edit_distance", "error_rate", "evaluate", "format_table", "METRICS", "DEFAULT_METRICS",
     "psnr", "ssim", "correlation", "speech_envelope",
     "PocketSphinxRecognizer", "word_error_rate", "phone_error_rate",
