@@ -33,3 +33,16 @@ def enhancement_corpus(tmp_path_factory):
     for name, base, seed in (("TRAINING_SET", [1, 2], 1), ("VALIDATION_SET", [3], 2), ("TEST_SET", [4], 3)):
         generate_mixtures(root, base, speakers, dest_dir=f"mix/{name}", num_samples=3, num_mix=1, seed=seed)
     return root
+
+
+@pytest.fixture(scope="session")
+def lip2speech_data(small_corpus, tmp_path_factory):
+    """``avse lip2speech preprocess`` of ``small_corpus``: s1's 3 clips split 1 / 1 / 1 into training,
+    validation and test, s2's 3 clips the unseen-speaker split."""
+    from avse_tf.systems.vca_gan.preprocess import preprocess
+
+    root, _ = small_corpus
+    output = str(tmp_path_factory.mktemp("lip2speech") / "data")
+    result = preprocess(str(root), output, val_fraction=0.34, test_fraction=0.34, seed=0, unseen_speakers=["s2"])
+    assert result["splits"] == {"test": 1, "validation": 1, "training": 1, "unseen": 3}, result
+    return output

@@ -142,7 +142,8 @@ def _register_model_commands(commands) -> None:
     recipe.add_argument("--unseen_speakers", type=positive_int, default=2)
     recipe.add_argument("--epochs", type=positive_int, default=30)
     recipe.add_argument("--preset", default="vca_gan_cpu")
-    recipe.add_argument("--batch_size", type=positive_int, default=None)
+    recipe.add_argument("--batch_size", type=positive_int, default=None, help="default: the preset's")
+    recipe.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's, 1e-4)")
     recipe.add_argument("--seed", type=int, default=1)
     recipe.add_argument("--griffin_lim_iterations", type=positive_int, default=60)
     recipe.set_defaults(func=run_recipe, work_folder="work_dir")
@@ -194,7 +195,7 @@ def run_recipe(args) -> int:
     from avse_tf.systems.vca_gan.recipe import run_recipe as recipe
 
     print(recipe(args.work_dir, args.language, args.speakers, args.utterances, args.unseen_speakers, args.epochs,
-                 args.preset, args.batch_size, args.seed, args.griffin_lim_iterations))
+                 args.preset, args.batch_size, args.lr, args.seed, args.griffin_lim_iterations))
     return 0
 
 

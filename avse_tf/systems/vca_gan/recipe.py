@@ -61,9 +61,10 @@ def format_table(results, language) -> str:
 
 
 def run_recipe(work_dir, language="en", speakers=8, utterances=16, unseen_speakers=2, epochs=30, preset="vca_gan_cpu",
-               batch_size=None, seed=1, griffin_lim_iterations=60, val_fraction=0.1, test_fraction=0.15,
+               batch_size=None, learning_rate=None, seed=1, griffin_lim_iterations=60, val_fraction=0.1, test_fraction=0.15,
                verbose="auto") -> str:
-    """Run every step (module doc) in ``work_dir``; returns the tables (also ``results/table.md``)."""
+    """Run every step (module doc) in ``work_dir``; returns the tables (also ``results/table.md``).
+    ``learning_rate``: both optimisers' (default: the preset's, the paper's 1e-4)."""
     from avse_tf.data.synth.options import make_corpus
     from avse_tf.systems.vca_gan import evaluate
     from avse_tf.systems.vca_gan.preprocess import preprocess
@@ -76,11 +77,11 @@ def run_recipe(work_dir, language="en", speakers=8, utterances=16, unseen_speake
     make_corpus(corpus, speakers, utterances, seed, {"language": language})
     data = os.path.join(work_dir, "data")
     held_out = [f"s{k}" for k in range(speakers - unseen_speakers + 1, speakers + 1)]
-    preprocess(corpus, data, layout="grid", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+    preprocess(corpus, data, layout="auto", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
                unseen_speakers=held_out)
     experiments = os.path.join(work_dir, "experiments")
     for name in MODELS:
-        train(data, os.path.join(experiments, name), preset, batch_size, epochs, seed=seed,
+        train(data, os.path.join(experiments, name), preset, batch_size, epochs, learning_rate=learning_rate, seed=seed,
               regression_only=name == "regression", verbose=verbose)
     summary_path = os.path.join(work_dir, "results", "summary.json")
     results = {}

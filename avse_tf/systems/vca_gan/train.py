@@ -85,9 +85,9 @@ def train(grid, checkpoint_dir, preset="vca_gan_cpu", batch_size=None, epochs=No
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     strategy = strategy or get_strategy("auto")
-    repeat = eval_step is not None
+    # Repeated, with the epoch length given: Keras then knows it from the first epoch on.
     train_data = make_lip2speech_dataset(train_records, batch_size, "fixed", training=True, window_frames=window_frames,
-                                         seed=seed, repeat=repeat, drop_remainder=strategy.num_replicas_in_sync > 1)
+                                         seed=seed, repeat=True, drop_remainder=strategy.num_replicas_in_sync > 1)
     validation_data = make_lip2speech_dataset(validation_records, batch_size, "variable")
     steps_per_epoch = int(eval_step) if eval_step else _count_batches(train_records, batch_size, strategy)
     with strategy.scope():
@@ -99,7 +99,7 @@ def train(grid, checkpoint_dir, preset="vca_gan_cpu", batch_size=None, epochs=No
     callbacks = [_sample_callback(validation_records, os.path.join(checkpoint_dir, "logs"))]
     with record_errors(train_records), record_errors(validation_records):
         return fit(model, train_data, validation_data, epochs, checkpoint_dir, patience=patience or epochs + 1,
-                   steps_per_epoch=steps_per_epoch if repeat else None, verbose=verbose, extra_callbacks=callbacks)
+                   steps_per_epoch=steps_per_epoch, verbose=verbose, extra_callbacks=callbacks)
 
 
 def _preset_weights(settings) -> dict:
