@@ -4,7 +4,9 @@
   model's own ``train_step``: discriminator and generator updates, two Adam optimisers) on
   random windows of the training shapes, its FLOP/s against the machine's matmul peak (the
   analytical count of ``tools/bench/flops.py`` counts the generator's mel-rate layers at the video
-  frame rate: a lower bound), and the forward pass of one 3 s clip (75 frames, batch 1).
+  frame rate: a lower bound), and the forward pass of one 3 s clip (75 frames, batch 1). Training
+  examples need at least 20 frames (the discriminators' receptive field): ``--quick``'s 0.5 s crops
+  (12 frames) are refused with that message; ``--train_seconds 1.6`` gives the paper's 40 frames.
 * ``FeatureCase`` ``synthesis_vca_gan``: the whole test-time path of one 3 s clip after face
   tracking, as :func:`~avse_tf.systems.vca_gan.predict.lips_to_waveform` runs it: 75 lip crops ->
   generator -> Griffin-Lim 60 + de-emphasis (the cached ``tf.function``). Its real-time factor is
@@ -17,6 +19,9 @@ from avse_tf.training import benchmark
 from avse_tf.systems.vca_gan.features import MEL_FRAMES_PER_VIDEO_FRAME, NUM_LINEAR_BINS, NUM_MELS
 
 CLIP_FRAMES = int(benchmark.CLIP_SECONDS * benchmark.VIDEO_FPS)  # 75 video frames in 3 s
+# The 20-row mel discriminator downsamples time by 4 before a valid 5 x 5 convolution (measured:
+# 16 frames fail, "Negative dimension size").
+MIN_TRAIN_FRAMES = 20
 QUICK = {"width": 0.125, "resnet_blocks": [1, 1, 1, 1], "gru_layers": 1, "blocks_per_stage": 1, "postnet_blocks": 1}
 
 
@@ -24,6 +29,9 @@ def synthetic_batch(model, batch, frames, rng):
     """Random lips (normalised), full lengths, and mel / linear targets of the reader's shapes."""
     import numpy as np
 
+    if frames < MIN_TRAIN_FRAMES:
+        raise ValueError(f"VCA-GAN's mel discriminators need at least {MIN_TRAIN_FRAMES} video frames per training "
+                         f"example, got {frames} (the paper trains on 40-frame windows); run with --train_seconds 1.6")
     size = int(model.architecture["crop_size"])
     mel_frames = MEL_FRAMES_PER_VIDEO_FRAME * frames
     inputs = {"video": benchmark.standard_normal(rng, (batch, frames, size, size, 1)),
