@@ -81,7 +81,7 @@ _GRAPH_FORWARDS = weakref.WeakKeyDictionary()
 
 def _graph_forward(model):
     """``model``'s inference (uint8 lips ``[1, T, S, S, 1]`` -> linear ``[1, 4T, 321]``) as one
-    ``tf.function`` per model, traced once for any ``T``: 7 x faster than eager calls for a 3 s clip
+    ``tf.function`` per model, traced once for any ``T``: ~6 x faster than eager calls for a 3 s clip
     at the CPU preset's size (the benchmark's inference rows)."""
     if model not in _GRAPH_FORWARDS:
         import tensorflow as tf
