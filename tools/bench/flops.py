@@ -4,10 +4,16 @@ Counted (the matrix products, which are all but a few per cent of the work):
 
 * LSTM (each direction of each layer): ``T * 2 * 4H * (D + H)`` for ``T`` frames, input size ``D``,
   ``H`` units (the four gates' input and recurrent products);
+* GRU (each direction): ``T * 2 * 3H * (D + H)`` (the three gates' products);
 * Dense on ``[B, T, D]`` (or ``[B, D]``): ``positions * 2 * D * units``;
+* Conv1D: ``2 * k * C_in * C_out * L_out``;
 * Conv2D: ``2 * kh * kw * C_in * C_out * H_out * W_out``;
 * Conv2DTranspose: ``2 * kh * kw * C_in * C_out * H_in * W_in`` (every input pixel scatters a
   ``kh x kw x C_out`` patch).
+
+An unknown time axis counts as ``T`` frames: a layer that runs at a multiple of the frame rate
+(VCA-GAN's generator and post-net at 4 mel frames per video frame) is under-counted, so a peak
+fraction from it is a lower bound.
 
 Not counted: biases, gate nonlinearities and products, batch norm, pooling, losses, optimizer
 updates (elementwise; for a 250-unit LSTM the cell's elementwise work is ~0.3 % of its products).
@@ -34,18 +40,40 @@ def _known(shape, steps):
     return [steps if value is None else int(value) for value in shape]
 
 
+def _never_called(layer) -> bool:
+    """A layer a model holds but whose graph never runs it (no output shape): no work to count."""
+    try:
+        layer.output
+    except (AttributeError, ValueError):
+        return True
+    return False
+
+
 def forward_flops(model, steps: int | None = None) -> dict:
     """``{"total": FLOPs, "by_kind": {...}}`` of one example (``steps`` frames for sequence models)."""
     import keras
 
-    by_kind = {"lstm": 0, "dense": 0, "conv": 0, "conv_transpose": 0}
+    by_kind = {"lstm": 0, "gru": 0, "dense": 0, "conv": 0, "conv_transpose": 0}
     for layer in _layers(model):
         if isinstance(layer, keras.layers.LSTM):
             if steps is None:
                 raise ValueError(f"{model.name}: give the number of frames for its LSTMs")
             inputs, units = int(layer.cell.kernel.shape[0]), int(layer.cell.units)
             by_kind["lstm"] += steps * 2 * 4 * units * (inputs + units)
+        elif isinstance(layer, keras.layers.GRU):
+            if steps is None:
+                raise ValueError(f"{model.name}: give the number of frames for its GRUs")
+            inputs, units = int(layer.cell.kernel.shape[0]), int(layer.cell.units)
+            by_kind["gru"] += steps * 2 * 3 * units * (inputs + units)
+        elif isinstance(layer, keras.layers.Conv1D):
+            kernel, channels, filters = (int(value) for value in layer.kernel.shape)
+            if _never_called(layer):
+                continue
+            (length,) = _known(layer.output.shape[1:2], steps)
+            by_kind["conv"] += 2 * kernel * channels * filters * length
         elif isinstance(layer, keras.layers.Dense):
+            if _never_called(layer):
+                continue
             fan_in, units = (int(value) for value in layer.kernel.shape)
             positions = math.prod(_known(layer.output.shape[1:-1], steps))
             by_kind["dense"] += positions * 2 * fan_in * units
@@ -54,6 +82,8 @@ def forward_flops(model, steps: int | None = None) -> dict:
             height, width = _known(layer.input.shape[1:3], steps)
             by_kind["conv_transpose"] += 2 * kh * kw * channels * filters * height * width
         elif isinstance(layer, keras.layers.Conv2D):
+            if _never_called(layer):
+                continue
             kh, kw, channels, filters = (int(value) for value in layer.kernel.shape)
             height, width = _known(layer.output.shape[1:3], steps)
             by_kind["conv"] += 2 * kh * kw * channels * filters * height * width

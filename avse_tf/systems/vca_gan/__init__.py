@@ -12,8 +12,12 @@ augmentation, normalisation), ``cli.py`` (``avse lip2speech``) and ``README.md``
 Model (issue 18): ``visual_frontend.py`` (3D conv + ResNet-18 + BiGRU), ``generator.py`` (generator,
 visual context attention, post-net), ``discriminators.py`` (per-scale mel and sync discriminators),
 ``losses.py``, ``model.py`` (``VCAGAN``: the GAN with its own ``train_step``, two optimisers;
-``MODEL_BUILDERS``), ``presets/`` (``vca_gan_grid``, ``vca_gan_cpu``). Training commands,
-synthesis (Griffin-Lim), evaluation and export come later.
+``MODEL_BUILDERS``), ``presets/`` (``vca_gan_grid``, ``vca_gan_cpu``).
+
+Inference: ``synthesis.py`` (Griffin-Lim 60 + de-emphasis, one cached ``tf.function``),
+``predict.py`` (a silent video -> wav / mp4: ``synthesize``, ``synthesize_file``, and
+``LipToSpeech``, what :func:`avse_tf.load` returns), ``export.py`` (SavedModel: lips in, waveform
+out; ``.keras``), ``bench.py`` (the benchmark cases).
 """
 
 from avse_tf.systems.base import System
@@ -25,4 +29,7 @@ SYSTEM = System(
     cli_group="lip2speech",
     models=("vca_gan",),
     record_schema="pipeline:vca_gan_schema",
+    task="predict:LipToSpeech",
+    export="export",
+    bench="bench:bench_cases",
 )

@@ -137,6 +137,7 @@ class VCAGAN(keras.Model):
     def train_step(self, data):
         import tensorflow as tf
 
+        data = _batch_dict(data)
         weights = self.loss_weights
         video, lengths = data["video"], tf.cast(data["video_length"], tf.int32)
         targets = losses.mel_pyramid(tf.cast(data["mel"], tf.float32))
@@ -191,6 +192,7 @@ class VCAGAN(keras.Model):
     def test_step(self, data):
         import tensorflow as tf
 
+        data = _batch_dict(data)
         lengths = tf.cast(data["video_length"], tf.int32)
         outputs = self({"video": data["video"], "video_length": lengths}, training=False)
         targets = losses.mel_pyramid(tf.cast(data["mel"], tf.float32))
@@ -202,6 +204,12 @@ class VCAGAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}
+
+
+def _batch_dict(data):
+    """The batch dict: ``train_on_batch(batch)`` and ``fit(x=batch)`` hand the step ``(x, y,
+    sample_weight)`` tuples (the benchmark trains this way); ``fit`` on the reader's dataset, the dict."""
+    return data[0] if isinstance(data, (tuple, list)) else data
 
 
 def multistep_milestones(steps_per_epoch, epochs=(500, 800)):
