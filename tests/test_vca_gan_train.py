@@ -91,10 +91,11 @@ def test_gan_training_killed_resumes_every_epoch_once(lip2speech_data, tmp_path)
     test_vca_gan_model's resume test) consumed."""
     from fault_tools import draw, kill_after_writes, rerun
 
-    epochs = 3
+    epochs = 2
     command = _train(lip2speech_data, str(tmp_path / "gan"), "--epochs", str(epochs))
-    # config.json, then per epoch best.keras, best_val_loss.json, last.keras, backup (2 files).
-    writes = draw("lip2speech train", 2, 9)
+    # config.json, then per epoch best.keras, best_val_loss.json, last.keras, backup (2 files):
+    # killed in epoch 0 or 1, wherever in its writes.
+    writes = draw("lip2speech train", 2, 8)
     kill_after_writes(command, str(tmp_path / "log"), writes, f"lip2speech train after {writes} writes")
     assert not os.path.isfile(str(tmp_path / "gan" / "done.json"))
     rerun(command)

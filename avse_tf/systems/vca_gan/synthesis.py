@@ -26,41 +26,20 @@ MOMENTUM = 0.99  # the shared fast Griffin-Lim's default
 HOP = 160
 
 
-def _griffin_lim_loop(magnitude, num_samples, iterations: int):
-    """The shared fast Griffin-Lim (:func:`avse_tf.audio.features.griffin_lim`: zero initial phase,
-    momentum 0.99) with its iterations in one ``tf.while_loop``: the same arithmetic, but a graph
-    of one iteration instead of 60 unrolled copies (tracing took 18 s unrolled)."""
-    import tensorflow as tf
-
-    from avse_tf.audio.stft import from_magnitude_phase, istft, stft
-
-    momentum = tf.constant(MOMENTUM, tf.complex64)
-    estimate = from_magnitude_phase(magnitude, tf.zeros_like(magnitude))
-
-    def step(index, estimate, previous):
-        rebuilt = stft(istft(estimate, STFT, num_samples), STFT)
-        accelerated = rebuilt + momentum * (rebuilt - previous)
-        return index + 1, from_magnitude_phase(magnitude, tf.math.angle(accelerated)), rebuilt
-
-    _, estimate, _ = tf.while_loop(lambda index, *_: index < iterations, step,
-                                   (tf.constant(0), estimate, estimate))
-    return istft(estimate, STFT, num_samples)
-
-
 def waveform_from_linear(linear, iterations: int = GRIFFIN_LIM_ITERATIONS):
     """TensorFlow ops (graph- or eager-friendly): ``linear`` [batch, frames, 321] float32 magnitude
     -> ``[batch, 160 x frames]`` waveforms, peak 0.9 each (module doc). Any number of frames: the
     frame count is read from the tensor's dynamic shape, so one traced graph serves every length."""
     import tensorflow as tf
 
-    from avse_tf.audio.features import de_emphasis
+    from avse_tf.audio.features import de_emphasis, griffin_lim
 
     linear = tf.maximum(tf.convert_to_tensor(linear, tf.float32), 0.0)
     samples = tf.shape(linear)[-2] * HOP
     # The centred STFT of n samples has 1 + n // 160 frames; the records keep 4 per video frame
     # (module doc of features.py): the missing last frame repeats the one before.
     linear = tf.concat([linear, linear[..., -1:, :]], axis=-2)
-    waveform = _griffin_lim_loop(linear, samples, int(iterations))
+    waveform = griffin_lim(linear, STFT, samples, int(iterations), momentum=MOMENTUM)
     waveform = de_emphasis(waveform, PRE_EMPHASIS)
     peak = tf.reduce_max(tf.abs(waveform), axis=-1, keepdims=True)
     return waveform * tf.where(peak > 0, PEAK / tf.maximum(peak, 1e-12), tf.zeros_like(peak))
