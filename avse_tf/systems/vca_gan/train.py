@@ -90,6 +90,8 @@ def train(grid, checkpoint_dir, preset="vca_gan_cpu", batch_size=None, epochs=No
                                          seed=seed, repeat=True, drop_remainder=strategy.num_replicas_in_sync > 1)
     validation_data = make_lip2speech_dataset(validation_records, batch_size, "variable")
     steps_per_epoch = int(eval_step) if eval_step else _count_batches(train_records, batch_size, strategy)
+    # Given, so Keras does not warn that the (finite) validation set "ran out of data".
+    validation_steps = -(-_examples(validation_records) // batch_size)
     with strategy.scope():
         model = from_preset(preset)
         weights = {"adversarial": 0.0, "sync": 0.0} if regression_only else {}
@@ -99,7 +101,8 @@ def train(grid, checkpoint_dir, preset="vca_gan_cpu", batch_size=None, epochs=No
     callbacks = [_sample_callback(validation_records, os.path.join(checkpoint_dir, "logs"))]
     with record_errors(train_records), record_errors(validation_records):
         return fit(model, train_data, validation_data, epochs, checkpoint_dir, patience=patience or epochs + 1,
-                   steps_per_epoch=steps_per_epoch, verbose=verbose, extra_callbacks=callbacks)
+                   steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, verbose=verbose,
+                   extra_callbacks=callbacks)
 
 
 def _preset_weights(settings) -> dict:
@@ -108,13 +111,17 @@ def _preset_weights(settings) -> dict:
     return {ours: float(settings[key]) for key, ours in names.items() if key in settings}
 
 
+def _examples(records) -> int:
+    from avse_tf.records.reader import load_manifest
+
+    return load_manifest(records).num_examples
+
+
 def _count_batches(records, batch_size, strategy) -> int:
     """Batches in one pass (the learning-rate milestones count optimiser steps)."""
     import math
 
-    from avse_tf.records.reader import load_manifest
-
-    examples = load_manifest(records).num_examples
+    examples = _examples(records)
     if strategy.num_replicas_in_sync > 1:  # drop_remainder
         return max(1, examples // batch_size)
     return max(1, math.ceil(examples / batch_size))
