@@ -17,6 +17,11 @@ class AudioReadError(UserInputError):
     """An audio file is missing, empty, truncated or in an unknown format."""
 
 
+class NoiseDataError(AudioReadError):
+    """A noise folder (``--noise_data_root``) that is missing, holds no wav / flac, or holds a file
+    that cannot be read; names the folder or the file."""
+
+
 class VideoReadError(UserInputError):
     """A video file is missing, empty or cannot be decoded."""
 

@@ -1,4 +1,5 @@
-"""Commands shared by every system: ``synth-grid`` (the synthetic corpus) and ``landmarks``."""
+"""Commands shared by every system: ``synth-grid`` (the synthetic corpus), ``noise-bank`` (non-speech
+noise to mix with it) and ``landmarks``."""
 
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ def register(subparsers) -> None:
                               "(python -m pydoc avse_tf.data.synth.languages). Default: en")
     synth.set_defaults(func=run_synth_grid, work_folder="out")
 
+    from avse_tf.data.noise.registry import KINDS, TEST_KINDS, TRAIN_KINDS
+
+    noise = subparsers.add_parser(
+        "noise-bank", help="write a seeded bank of non-speech noise wavs and room impulse responses",
+        description="Write DIR/<split>/<kind>/<kind>_<i>.wav (16 kHz mono) and DIR/noise_bank.json: non-speech "
+                    "noise in place of VGGSound (Hegde et al. 2021), for --noise_data_root. Training kinds: "
+                    + ", ".join(TRAIN_KINDS) + "; test-only kinds (held out from training): " + ", ".join(TEST_KINDS)
+                    + ". *_reverb clips are room impulse responses. The same seed gives the same bytes; existing "
+                    "files are kept, so an interrupted run resumes (python -m pydoc avse_tf.data.noise).")
+    noise.add_argument("--out", required=True, help="output folder")
+    noise.add_argument("--seconds", type=float, default=60.0, help="seconds of noise per kind (default 60)")
+    noise.add_argument("--clip_seconds", type=float, default=10.0, help="seconds per clip (default 10)")
+    noise.add_argument("--seed", type=int, default=0, help="random seed")
+    noise.add_argument("--kinds", nargs="+", choices=tuple(KINDS), default=None, metavar="KIND",
+                       help="only these kinds (default: all): " + ", ".join(KINDS))
+    noise.set_defaults(func=run_noise_bank, work_folder="out")
+
     landmarks = subparsers.add_parser(
         "landmarks", help="68-point face landmarks of one video as a T x 136 TXT",
         description="dlib detector + 68-point predictor + correlation tracker (re-detect every 8 frames).")
@@ -87,6 +105,20 @@ def run_synth_grid(args) -> int:
                                        language=args.language)
     total = sum(len(speaker["utterances"]) for speaker in description["speakers"])
     print(f"synthetic GRID corpus: {len(description['speakers'])} speakers, {total} utterances in {args.out}")
+    return 0
+
+
+def run_noise_bank(args) -> int:
+    from avse_tf.data.noise.bank import write_noise_bank
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserInputError(f"--out {args.out} exists and is not a folder; choose another path")
+    manifest = write_noise_bank(args.out, args.seconds, args.clip_seconds, args.seed, args.kinds)
+    splits = {}
+    for clip in manifest["clips"]:
+        splits[clip["split"]] = splits.get(clip["split"], 0) + 1
+    print(f"noise bank: {len(manifest['kinds'])} kinds, "
+          + ", ".join(f"{count} {split} clips" for split, count in sorted(splits.items())) + f" in {args.out}")
     return 0
 
 
