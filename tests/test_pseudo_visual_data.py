@@ -235,3 +235,15 @@ def test_student_reader_mixes_training_noise_on_the_fly(preprocessed, tmp_path):
     silent = next(iter(make_student_dataset(records, [np.full(16000, 1e-9, np.float32)], batch_size=3, seed=2,
                                             snrs_db=(200.0,))))
     np.testing.assert_allclose(silent["noisy_mels"].numpy(), silent["mels"].numpy(), atol=1e-3)
+
+
+def test_audio_is_fitted_to_the_video_or_the_clip_is_refused_in_one_line():
+    from avse_tf.errors import DurationMismatchError
+    from avse_tf.systems.pseudo_visual.preprocess import fit_audio
+
+    assert fit_audio(np.ones(640 * 75 + 900, np.float32), 75, "a.wav").size == 48000  # 1.4 frames long: cut
+    padded = fit_audio(np.ones(640 * 74, np.float32), 75, "a.wav")
+    assert padded.size == 48000 and (padded[-640:] == 0).all()  # one frame short: zero-padded
+    with pytest.raises(DurationMismatchError) as error:
+        fit_audio(np.ones(640 * 70, np.float32), 75, "clip.mp4")
+    assert "clip.mp4" in str(error.value) and "\n" not in str(error.value)
