@@ -31,9 +31,9 @@ def dummy_system(monkeypatch):
 
 def test_registry_declares_each_system_once():
     names = [system.name for system in systems.all_systems()]
-    assert names == ["landmark_enhancement", "av_inpainting", "speech2vid", "vca_gan"]
+    assert names == ["landmark_enhancement", "av_inpainting", "speech2vid", "vca_gan", "pseudo_visual"]
     groups = [system.cli_group for system in systems.all_systems()]
-    assert groups == ["enhancement", "inpainting", "speech2vid", "lip2speech"]
+    assert groups == ["enhancement", "inpainting", "speech2vid", "lip2speech", "denoising"]
     assert set(systems.get("vca_gan").builders()) == {"vca_gan"}  # issue 18: the model joined its data
     for system in systems.all_systems():
         builders = system.builders()

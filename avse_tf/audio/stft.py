@@ -10,6 +10,9 @@ Frame counts follow the original code (fact sheets in shared/papers):
 * Kim et al. 2021 (VCA-GAN lip-to-speech): 640-sample periodic Hann (40 ms), hop 160 (10 ms), FFT
   640 -> 321 bins, centred frames: 320 samples reflected at each end (the original's Tacotron STFT,
   as ``librosa.stft(center=True, pad_mode="reflect")``), so 48000 samples give 1 + 48000 // 160 = 301.
+* Wav2Lip (Prajwal et al. 2020; the lip-sync mels of Hegde et al. 2021): 800-sample periodic Hann
+  (50 ms), hop 200 (12.5 ms, 80 frames per second), FFT 800 -> 401 bins, centred as librosa 0.7's
+  default (400 samples reflected at each end), so 48000 samples give 1 + 48000 // 200 = 241.
 
 The inverse divides the overlap-added, re-windowed frames by the overlap-added squared window
 (the least-squares inverse of Griffin & Lim 1984), so it is exact wherever that sum is non-zero,
@@ -89,7 +92,12 @@ HEGDE2021 = StftConfig(
     pad_start=0, pad_end=True,
     citation="Hegde et al., WACV 2021, arXiv 2012.10852 (denoiser STFT)",
 )
-CONFIGS = {config.name: config for config in (MORRONE2019, MORRONE2021, KIM2021, HEGDE2021)}
+WAV2LIP = StftConfig(
+    name="wav2lip", sample_rate=SAMPLE_RATE, frame_length=800, frame_step=200, fft_length=800,
+    pad_start=0, pad_end=False, reflect_pad=400,
+    citation="Prajwal et al., ACM MM 2020 (Wav2Lip), audio.py / hparams.py; used by Hegde et al., WACV 2021",
+)
+CONFIGS = {config.name: config for config in (MORRONE2019, MORRONE2021, KIM2021, HEGDE2021, WAV2LIP)}
 
 
 def get_config(name_or_config) -> StftConfig:

@@ -23,6 +23,7 @@ SYSTEM_PACKAGES = (
     "avse_tf.systems.av_inpainting",  # Morrone et al. 2021
     "avse_tf.systems.speech2vid",  # Chung et al. 2017
     "avse_tf.systems.vca_gan",  # Kim et al. 2021
+    "avse_tf.systems.pseudo_visual",  # Hegde et al. 2021
 )
 
 _REGISTERED: dict = {}

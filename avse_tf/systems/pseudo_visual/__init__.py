@@ -1,0 +1,27 @@
+"""Pseudo-visual speech denoising (Hegde et al., WACV 2021, arXiv 2012.10852): data part (issue 19).
+
+Folder map: ``features.py`` (Wav2Lip's mel: 800/200/800 STFT, 80 mels 55-7600 Hz, pre-emphasis
+0.97, dB with min -100 / ref 20, symmetric [-4, 4]; 16 mel frames per 25 fps video frame),
+``faces.py`` (Wav2Lip-style 96 x 96 face crops from the shared dlib detector / tracker),
+``sources.py`` (an LRS3 set ``<root>/<folder>/<id>.mp4``, LRS3, GRID or the synthetic corpus),
+``preprocess.py`` (``avse denoising preprocess``: the seed's ``<folder>/<clip>/<frame>.jpg`` +
+``audio.wav``, split lists, records; resumable, bad clips reported), ``records.py`` (one record per
+clip), ``pipeline.py`` (record schema and the ``tf.data`` readers of the teacher generator, the
+lip-sync expert and the student), ``noisy.py`` (the student's noisy mels, mixed on the fly with the
+shared noise bank), ``cli.py`` (``avse denoising``) and ``README.md`` (model card, data part).
+
+No model yet: the teacher, expert and student (issue 19) and the denoiser (issue 20) come next.
+"""
+
+from avse_tf.systems.base import System
+
+SYSTEM = System(
+    name="pseudo_visual",
+    title="Pseudo-visual speech denoising (Hegde et al. 2021)",
+    paper="Hegde, Prajwal, Mukhopadhyay, Namboodiri, Jawahar: Visual Speech Enhancement Without A Real "
+          "Visual Stream, WACV 2021",
+    cli_group="denoising",
+    models=(),
+    model_module=None,
+    record_schema="pipeline:pseudo_visual_schema",
+)

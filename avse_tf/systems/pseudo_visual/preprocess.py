@@ -1,0 +1,186 @@
+"""``avse denoising preprocess --data_root D --preprocessed_root P``: the seed's ``preprocess.py``
+(Wav2Lip's), plus split lists and records, in one resumable run.
+
+Per clip of ``D`` (:mod:`sources`: an LRS3 set ``<root>/<folder>/<id>.mp4``, LRS3 with its splits,
+GRID, or this library's synthetic corpus): decode at 25 fps (any rate is resampled); read the audio
+(the mp4's sound track, or the corpus wav) at 16 kHz; check both last as long, within 2 video frames
+(the audio is then cut or zero-padded to 640 samples per frame); crop the face (:mod:`faces`); write
+the seed's layout
+
+    P/<folder>/<clip>/<frame>.jpg    96 x 96 RGB face crops, frames 0..T-1 (JPEG quality 95)
+    P/<folder>/<clip>/audio.wav      16 kHz mono 16-bit, exactly 640 x T samples
+
+(the seed also writes ``audio.wav`` beside the crops, extracted with ffmpeg), then the split lists
+``P/data/{training,validation,test}.txt`` (clip names ``<folder>/<clip>``; a seeded permutation of
+the clips; with ``unseen_speakers``, those speakers' clips only in ``P/data/unseen.txt``) and the
+records ``P/tfrecords/<split>/`` (:func:`pipeline.pseudo_visual_schema`), made from the files just
+written: the decoded JPEGs (what the seed's loader reads) and the mel of ``audio.wav``.
+
+Resumable: a clip's folder is written under a temporary name and renamed when complete, then its
+marker ``P/data/done/<folder>/<clip>.json`` is written (atomically); a rerun skips clips with a
+marker and redoes the others. A split's records are rewritten only when its list changed.
+Bad clips (no face, several faces, unreadable video or audio, audio and video of different lengths)
+go to ``P/bad_clips.txt`` (``<name>\\t<video>\\t<reason>``) with one line each on stderr, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+from avse_tf.constants import FPS, SAMPLE_RATE
+from avse_tf.errors import DurationMismatchError, UserInputError
+
+SPLITS = ("training", "validation", "test")
+UNSEEN_SPLIT = "unseen"
+SETTINGS_FILE = "preprocess.json"
+REPORT_FILE = "bad_clips.txt"
+JPEG_QUALITY = 95
+MAX_LENGTH_MISMATCH_FRAMES = 2
+
+
+def done_marker(preprocessed_root, name) -> str:
+    return os.path.join(preprocessed_root, "data", "done", name + ".json")
+
+
+def clip_folder(preprocessed_root, name) -> str:
+    return os.path.join(preprocessed_root, *name.split("/"))
+
+
+def split_clips(names, val_fraction: float, test_fraction: float, seed: int) -> dict:
+    """``{split: sorted names}``: a seeded permutation of ``names``; validation and test get at least
+    one clip each (when asked for) once there are 3 clips or more."""
+    names = sorted(names)
+    order = np.random.default_rng(int(seed)).permutation(len(names))
+    shuffled = [names[i] for i in order]
+    n_test, n_val = int(round(len(names) * test_fraction)), int(round(len(names) * val_fraction))
+    if len(names) >= 3:
+        n_test, n_val = max(n_test, int(test_fraction > 0)), max(n_val, int(val_fraction > 0))
+    if names and len(names) - n_test - n_val < 1:
+        raise UserInputError(f"{len(names)} clips are too few for a training set with these fractions; "
+                             "lower --val_fraction / --test_fraction")
+    return {"training": sorted(shuffled[n_test + n_val:]), "validation": sorted(shuffled[n_test:n_test + n_val]),
+            "test": sorted(shuffled[:n_test])}
+
+
+def _check_settings(preprocessed_root, settings) -> None:
+    from avse_tf.utils import atomic_write_text
+
+    path = os.path.join(preprocessed_root, SETTINGS_FILE)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            previous = json.load(handle)
+        changed = sorted(key for key in settings if previous.get(key) != settings[key])
+        if changed:
+            raise UserInputError(f"{preprocessed_root} was made with other settings ({', '.join(changed)}); rerun "
+                                 "with the same flags to resume, or use a new --preprocessed_root")
+        return
+    atomic_write_text(path, json.dumps(settings, indent=1) + "\n")
+
+
+def fit_audio(waveform, num_frames: int, source: str) -> np.ndarray:
+    """The clip's audio cut or zero-padded to 640 samples per video frame; a difference of more than
+    2 video frames is a :class:`~avse_tf.errors.DurationMismatchError`."""
+    from avse_tf.systems.pseudo_visual.features import SAMPLES_PER_VIDEO_FRAME as per_frame
+
+    difference = waveform.size / per_frame - num_frames
+    if abs(difference) > MAX_LENGTH_MISMATCH_FRAMES:
+        raise DurationMismatchError(
+            f"{source}: audio lasts {waveform.size / SAMPLE_RATE:.2f} s, video {num_frames / FPS:.2f} s "
+            f"({difference:+.1f} frames); re-mux the clip or leave it out")
+    length = int(num_frames) * per_frame
+    return np.pad(waveform[:length], (0, max(0, length - waveform.size))).astype(np.float32)
+
+
+def process_clip(clip, preprocessed_root, extractor=None) -> int:
+    """Write one clip's folder (module doc); returns its frame count. Raises a
+    :class:`~avse_tf.errors.UserInputError` for a clip that cannot be used."""
+    import cv2
+
+    from avse_tf.audio.io import load_audio, write_audio
+    from avse_tf.systems.pseudo_visual.faces import face_crops
+    from avse_tf.video.io import read_video
+
+    frames, _ = read_video(clip.video, fps=FPS)
+    waveform = fit_audio(load_audio(clip.audio, SAMPLE_RATE), len(frames), clip.audio)
+    crops = face_crops(frames, clip.video, extractor)
+    target = clip_folder(preprocessed_root, clip.name)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".tmp-{clip.clip}")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    for index, crop in enumerate(crops):
+        if not cv2.imwrite(os.path.join(staging, f"{index}.jpg"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+            raise OSError(f"cannot write face crops in {staging}")
+    write_audio(os.path.join(staging, "audio.wav"), waveform, SAMPLE_RATE)
+    shutil.rmtree(target, ignore_errors=True)  # a folder without a marker is from a killed run: redone
+    os.replace(staging, target)
+    return len(crops)
+
+
+def _report_bad(preprocessed_root, bad) -> None:
+    from avse_tf.utils import atomic_write_text
+
+    lines = "".join(f"{name}\t{video}\t{reason}\n" for name, video, reason in bad)
+    atomic_write_text(os.path.join(preprocessed_root, REPORT_FILE), lines)
+
+
+def preprocess(data_root, preprocessed_root, layout="auto", val_fraction=0.1, test_fraction=0.1, seed=0,
+               unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None) -> dict:
+    """Run the whole preparation (module doc). Returns ``{"clips", "frames", "bad", "splits", "records"}``:
+    clips done, their frames, ``[(name, video, reason)]`` of skipped clips, clips per split, records folder."""
+    from avse_tf.systems.pseudo_visual.records import write_split_records
+    from avse_tf.systems.pseudo_visual.sources import list_clips
+    from avse_tf.utils import atomic_write_text, progress
+    from avse_tf.video.landmarks import LandmarkExtractor
+
+    clips = list_clips(data_root, layout)
+    unseen_speakers = sorted(set(unseen_speakers or ()))
+    missing = sorted(set(unseen_speakers) - {clip.speaker for clip in clips})
+    if missing:
+        raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {data_root} "
+                             f"(speakers: {', '.join(sorted({clip.speaker for clip in clips}))})")
+    preprocessed_root = os.path.abspath(os.fspath(preprocessed_root))
+    os.makedirs(preprocessed_root, exist_ok=True)
+    _check_settings(preprocessed_root, {"seed": int(seed), "val_fraction": val_fraction,
+                                        "test_fraction": test_fraction, "unseen_speakers": unseen_speakers})
+    extractor = LandmarkExtractor(shape_predictor)
+    done, bad = {}, []
+    for clip in progress(clips, "denoising preprocess", unit="clip"):
+        marker = done_marker(preprocessed_root, clip.name)
+        if os.path.isfile(marker):
+            with open(marker, encoding="utf-8") as handle:
+                done[clip.name] = json.load(handle)["frames"]
+            continue
+        try:
+            frames = process_clip(clip, preprocessed_root, extractor)
+        except UserInputError as error:
+            reason = " ".join(str(error).split())
+            print(f"avse: skipped {clip.video}: {reason}", file=sys.stderr, flush=True)
+            bad.append((clip.name, clip.video, reason))
+            _report_bad(preprocessed_root, bad)
+            continue
+        atomic_write_text(marker, json.dumps({"video": clip.video, "speaker": clip.speaker, "frames": frames}) + "\n")
+        done[clip.name] = frames
+    _report_bad(preprocessed_root, bad)
+    unseen = sorted(clip.name for clip in clips if clip.speaker in unseen_speakers and clip.name in done)
+    splits = split_clips([name for name in done if name not in unseen], val_fraction, test_fraction, seed)
+    if unseen_speakers:
+        splits[UNSEEN_SPLIT] = unseen
+    speakers = {clip.name: clip.speaker for clip in clips}
+    for split, names in splits.items():
+        atomic_write_text(os.path.join(preprocessed_root, "data", split + ".txt"), "".join(n + "\n" for n in names))
+        write_split_records(preprocessed_root, split, names, speakers, examples_per_shard, compression)
+    return {"clips": len(done), "frames": sum(done.values()), "bad": bad,
+            "splits": {split: len(names) for split, names in splits.items()},
+            "records": os.path.join(preprocessed_root, "tfrecords")}
+
+
+def records_dir(preprocessed_root, split) -> str:
+    return os.path.join(preprocessed_root, "tfrecords", split)
