@@ -165,3 +165,23 @@ def saved_model_dir(path):
     if versions:
         return os.path.join(path, max(versions, key=int))
     return None
+
+
+def check_run_settings(folder, settings: dict, folder_flag: str, file_name: str = "preprocess.json") -> None:
+    """A resumable preprocessing run's settings: written to ``folder/file_name`` on the first run; a
+    later run on the same folder with other values is refused (one line naming them), since its
+    outputs would mix two configurations."""
+    import json
+
+    from avse_tf.errors import UserInputError
+
+    path = os.path.join(folder, file_name)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            previous = json.load(handle)
+        changed = sorted(key for key in settings if previous.get(key) != settings[key])
+        if changed:
+            raise UserInputError(f"{folder} was made with other settings ({', '.join(changed)}); rerun with the "
+                                 f"same flags to resume, or use a new {folder_flag}")
+        return
+    atomic_write_text(path, json.dumps(settings, indent=1) + "\n")

@@ -410,3 +410,28 @@ def write_records(dest_dir, prefix, schema, examples_iterable, examples_per_shar
         for example in examples_iterable:
             writer.write(example)
     return writer.manifest_path
+
+
+def write_listed_records(folder, schema, names, make_example, description, unit="clip", examples_per_shard=64,
+                         compression=None):
+    """Write a record set in ``folder`` with one example per name (``make_example(name)``), unless its
+    manifest already lists exactly ``names`` (``metadata["clips"]``): a rerun after a kill, or with
+    unchanged split lists, keeps it. No names: no record set. Returns the manifest path or None."""
+    from avse_tf.constants import RECORDS_MANIFEST
+    from avse_tf.utils import progress
+
+    if not names:
+        return None
+    manifest = os.path.join(folder, RECORDS_MANIFEST)
+    try:
+        with open(manifest, encoding="utf-8") as handle:
+            listed = json.load(handle).get("metadata", {}).get("clips")
+    except (OSError, ValueError):
+        listed = None
+    if listed == list(names):
+        return manifest
+    with RecordWriter(folder, "records", schema, examples_per_shard, compression) as writer:
+        writer.metadata["clips"] = list(names)
+        for name in progress(names, description, unit=unit):
+            writer.write(make_example(name), name=name)
+    return writer.manifest_path

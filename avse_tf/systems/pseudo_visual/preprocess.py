@@ -67,21 +67,6 @@ def split_clips(names, val_fraction: float, test_fraction: float, seed: int) -> 
             "test": sorted(shuffled[:n_test])}
 
 
-def _check_settings(preprocessed_root, settings) -> None:
-    from avse_tf.utils import atomic_write_text
-
-    path = os.path.join(preprocessed_root, SETTINGS_FILE)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as handle:
-            previous = json.load(handle)
-        changed = sorted(key for key in settings if previous.get(key) != settings[key])
-        if changed:
-            raise UserInputError(f"{preprocessed_root} was made with other settings ({', '.join(changed)}); rerun "
-                                 "with the same flags to resume, or use a new --preprocessed_root")
-        return
-    atomic_write_text(path, json.dumps(settings, indent=1) + "\n")
-
-
 def fit_audio(waveform, num_frames: int, source: str) -> np.ndarray:
     """The clip's audio cut or zero-padded to 640 samples per video frame; a difference of more than
     2 video frames is a :class:`~avse_tf.errors.DurationMismatchError`."""
@@ -137,7 +122,7 @@ def preprocess(data_root, preprocessed_root, layout="auto", val_fraction=0.1, te
     clips done, their frames, ``[(name, video, reason)]`` of skipped clips, clips per split, records folder."""
     from avse_tf.systems.pseudo_visual.records import write_split_records
     from avse_tf.systems.pseudo_visual.sources import list_clips
-    from avse_tf.utils import atomic_write_text, progress
+    from avse_tf.utils import atomic_write_text, check_run_settings, progress
     from avse_tf.video.landmarks import LandmarkExtractor
 
     clips = list_clips(data_root, layout)
@@ -148,8 +133,8 @@ def preprocess(data_root, preprocessed_root, layout="auto", val_fraction=0.1, te
                              f"(speakers: {', '.join(sorted({clip.speaker for clip in clips}))})")
     preprocessed_root = os.path.abspath(os.fspath(preprocessed_root))
     os.makedirs(preprocessed_root, exist_ok=True)
-    _check_settings(preprocessed_root, {"seed": int(seed), "val_fraction": val_fraction,
-                                        "test_fraction": test_fraction, "unseen_speakers": unseen_speakers})
+    check_run_settings(preprocessed_root, {"seed": int(seed), "val_fraction": val_fraction,
+                                        "test_fraction": test_fraction, "unseen_speakers": unseen_speakers}, "--preprocessed_root")
     extractor = LandmarkExtractor(shape_predictor)
     done, bad = {}, []
     for clip in progress(clips, "denoising preprocess", unit="clip"):

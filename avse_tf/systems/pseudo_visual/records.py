@@ -3,12 +3,10 @@ and the mel of ``audio.wav``); schema :func:`avse_tf.systems.pseudo_visual.pipel
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
-from avse_tf.constants import RECORDS_MANIFEST
 from avse_tf.errors import UserInputError
 
 
@@ -46,30 +44,13 @@ def clip_example(name, speaker, split, arrays) -> dict:
             "sequence_length": len(mel), "num_samples": waveform.size}
 
 
-def _existing_clips(manifest_path):
-    try:
-        with open(manifest_path, encoding="utf-8") as handle:
-            return json.load(handle).get("metadata", {}).get("clips")
-    except (OSError, ValueError):
-        return None
-
-
 def write_split_records(preprocessed_root, split, names, speakers, examples_per_shard=64, compression=None):
     """Write ``tfrecords/<split>/`` for clips ``names``, unless its manifest already lists exactly
     them (resume). No clips: no record set. Returns the manifest path or None."""
-    from avse_tf.records import RecordWriter
+    from avse_tf.records.writer import write_listed_records
     from avse_tf.systems.pseudo_visual.pipeline import pseudo_visual_schema
-    from avse_tf.utils import progress
 
-    folder = os.path.join(preprocessed_root, "tfrecords", split)
-    manifest = os.path.join(folder, RECORDS_MANIFEST)
-    if not names:
-        return None
-    if _existing_clips(manifest) == list(names):
-        return manifest
-    with RecordWriter(folder, "records", pseudo_visual_schema(), examples_per_shard, compression) as writer:
-        writer.metadata["clips"] = list(names)
-        for name in progress(names, f"denoising records {split}", unit="clip"):
-            writer.write(clip_example(name, speakers.get(name, ""), split, load_clip(preprocessed_root, name)),
-                         name=name)
-    return writer.manifest_path
+    return write_listed_records(
+        os.path.join(preprocessed_root, "tfrecords", split), pseudo_visual_schema(), names,
+        lambda name: clip_example(name, speakers.get(name, ""), split, load_clip(preprocessed_root, name)),
+        f"denoising records {split}", "clip", examples_per_shard, compression)

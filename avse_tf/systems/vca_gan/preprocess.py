@@ -73,21 +73,6 @@ def split_sources(names, val_fraction: float, test_fraction: float, seed: int) -
             "training": sorted(shuffled[n_test + n_val:])}
 
 
-def _check_settings(output_dir, settings) -> None:
-    from avse_tf.utils import atomic_write_text
-
-    path = os.path.join(output_dir, SETTINGS_FILE)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as handle:
-            previous = json.load(handle)
-        changed = sorted(key for key in settings if previous.get(key) != settings[key])
-        if changed:
-            raise UserInputError(f"{output_dir} was made with other settings ({', '.join(changed)}); "
-                                 "rerun with the same flags to resume, or use a new --output_dir")
-        return
-    atomic_write_text(path, json.dumps(settings, indent=1) + "\n")
-
-
 def process_source(source, output_dir, segment_frames: int, tail: str, extractor=None) -> list:
     """Write the segments of one input clip (module doc); returns their names. Raises a
     :class:`~avse_tf.errors.UserInputError` for a clip that cannot be used."""
@@ -145,7 +130,7 @@ def preprocess(input_dir, output_dir, layout="auto", audio_dir=None, segment_sec
     first sub-folders) whose clips form the ``unseen`` split only."""
     from avse_tf.systems.vca_gan.records import write_split_records
     from avse_tf.systems.vca_gan.sources import list_sources
-    from avse_tf.utils import atomic_write_text, progress
+    from avse_tf.utils import atomic_write_text, check_run_settings, progress
     from avse_tf.video.landmarks import LandmarkExtractor
 
     if segment_seconds < 0 or abs(segment_seconds * FPS - round(segment_seconds * FPS)) > 1e-6:
@@ -162,7 +147,8 @@ def preprocess(input_dir, output_dir, layout="auto", audio_dir=None, segment_sec
     os.makedirs(output_dir, exist_ok=True)
     settings = {"segment_frames": segment_frames, "tail": tail, "seed": int(seed), "val_fraction": val_fraction,
                 "test_fraction": test_fraction}
-    _check_settings(output_dir, {**settings, "unseen_speakers": unseen_speakers} if unseen_speakers else settings)
+    check_run_settings(output_dir, {**settings, "unseen_speakers": unseen_speakers} if unseen_speakers else settings,
+                       "--output_dir")
     extractor = LandmarkExtractor(shape_predictor)
     done_dir = os.path.join(output_dir, "data", "done")
     segments, bad = {}, []

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
-from avse_tf.constants import RECORDS_MANIFEST
 from avse_tf.errors import UserInputError
 
 
@@ -34,30 +32,12 @@ def segment_example(name, arrays) -> dict:
             "sequence_length": len(arrays["mel"]), "num_samples": 0}
 
 
-def _existing_clips(manifest_path):
-    try:
-        with open(manifest_path, encoding="utf-8") as handle:
-            return json.load(handle).get("metadata", {}).get("clips")
-    except (OSError, ValueError):
-        return None
-
-
 def write_split_records(output_dir, split, names, segment_frames, examples_per_shard=64, compression=None):
     """Write ``tfrecords/<split>/`` for segments ``names``, unless its manifest already lists exactly
     them (resume). No segments: no record set. Returns the manifest path or None."""
-    from avse_tf.records import RecordWriter
+    from avse_tf.records.writer import write_listed_records
     from avse_tf.systems.vca_gan.pipeline import vca_gan_schema
-    from avse_tf.utils import progress
 
-    folder = os.path.join(output_dir, "tfrecords", split)
-    manifest = os.path.join(folder, RECORDS_MANIFEST)
-    if not names:
-        return None
-    if _existing_clips(manifest) == list(names):
-        return manifest
-    schema = vca_gan_schema(segment_frames or None)
-    with RecordWriter(folder, "records", schema, examples_per_shard, compression) as writer:
-        writer.metadata["clips"] = list(names)
-        for name in progress(names, f"lip2speech records {split}", unit="segment"):
-            writer.write(segment_example(name, load_segment(output_dir, name)), name=name)
-    return writer.manifest_path
+    return write_listed_records(os.path.join(output_dir, "tfrecords", split), vca_gan_schema(segment_frames or None),
+                                names, lambda name: segment_example(name, load_segment(output_dir, name)),
+                                f"lip2speech records {split}", "segment", examples_per_shard, compression)
