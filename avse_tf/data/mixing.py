@@ -148,11 +148,17 @@ def _choose_interferers(rng, others, utterances, durations, target_seconds, coun
 
 
 def _gain_for_snr(target, interferers, snr_db):
+    """The shared SNR gain (:func:`avse_tf.data.noise.mixing.snr_gain`); the manifests keep their
+    conventions for silent inputs: unit gain for a silent interferer sum, 0 for a silent target."""
+    from avse_tf.data.noise.mixing import snr_gain
+
     target_power = float(np.mean(target ** 2))
     interferer_power = float(np.mean(interferers ** 2))
     if interferer_power <= 0:
         return 1.0
-    return float(np.sqrt(target_power / (interferer_power * 10 ** (snr_db / 10))))
+    if target_power <= 0:
+        return 0.0
+    return snr_gain(target_power, interferer_power, snr_db)
 
 
 def load_manifest(mix_dir, missing_ok=False) -> list:
