@@ -29,21 +29,25 @@ SIGNAL_METRICS = ("stoi", "estoi", "pesq_nb", "pesq_wb", "mcd")
 PAPER_GRID_CONSTRAINED = {"stoi": 0.724, "estoi": 0.609, "pesq_nb": 2.008, "wer": 0.1225}
 
 
-def predicted_clips(model, records, batch_size=8):
-    """Yield ``{"clip", "source", "frames", "linear" (predicted), "local"}`` per clip of a record set,
-    whole clips (the reader's variable mode); ``local``: the front-end's per-frame features [T, C]."""
+def predicted_clips(model, records, batch_size=8, generate=True):
+    """Yield ``{"clip", "frames", "local"}`` per clip of a record set, whole clips (the reader's
+    variable mode), with ``"mel"`` and ``"linear"`` (predicted) when ``generate``; ``local``: the
+    front-end's per-frame features [T, C]. The front-end runs once per batch; the generator only
+    when asked (the nearest-neighbour baseline needs the training clips' features alone)."""
     from avse_tf.systems.vca_gan.pipeline import make_lip2speech_dataset
 
     for batch in make_lip2speech_dataset(records, batch_size, "variable"):
-        inputs = {"video": batch["video"], "video_length": batch["video_length"]}
-        outputs = model(inputs, training=False)
-        local, _ = model.frontend([inputs["video"], inputs["video_length"]], training=False)
-        for index in range(int(batch["video_length"].shape[0])):
-            frames = int(batch["video_length"][index])
-            yield {"clip": batch["clip"][index].numpy().decode(), "frames": frames,
-                   "linear": np.asarray(outputs["linear"][index, :4 * frames]),
-                   "mel": np.asarray(outputs["mel"][index, :4 * frames]),
-                   "local": np.asarray(local[index, :frames])}
+        lengths = batch["video_length"]
+        local, context = model.frontend([batch["video"], lengths], training=False)
+        outputs = model.decode(local, context, lengths) if generate else None
+        for index in range(int(lengths.shape[0])):
+            frames = int(lengths[index])
+            clip = {"clip": batch["clip"][index].numpy().decode(), "frames": frames,
+                    "local": np.asarray(local[index, :frames])}
+            if generate:
+                clip.update(linear=np.asarray(outputs["linear"][index, :4 * frames]),
+                            mel=np.asarray(outputs["mel"][index, :4 * frames]))
+            yield clip
 
 
 def reference_audio(grid, clip, frames) -> np.ndarray:
@@ -156,7 +160,7 @@ def test(grid, checkpoint, split="test", batch_size=8, save_mel=False, save_wav=
     if clean_rows and len(clean_rows) == len(rows):
         result["clean"] = {"wer": sum(r["word_errors"] for r in clean_rows) / max(1, sum(r["words"] for r in clean_rows))}
     if nearest_neighbour:
-        train_clips = list(predicted_clips(model, split_manifest(grid, "training"), batch_size))
+        train_clips = list(predicted_clips(model, split_manifest(grid, "training"), batch_size, generate=False))
         neighbours = nearest_neighbour_waveforms(train_clips, clips, grid)
         result["nearest_neighbour"] = summarize([
             score(reference_audio(grid, clip["clip"], clip["frames"]), neighbours[clip["clip"]],

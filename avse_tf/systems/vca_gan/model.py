@@ -74,6 +74,11 @@ class VCAGAN(keras.Model):
     def call(self, inputs, training=False):
         lengths = inputs["video_length"]
         local, context = self.frontend([inputs["video"], lengths], training=training)
+        return self.decode(local, context, lengths, training=training)
+
+    def decode(self, local, context, lengths, training=False):
+        """The generator side after the front-end: its ``(local, context)`` features -> the outputs of
+        :meth:`call` (for callers that also need the features, without running the front-end twice)."""
         mel_20, mel_40, mel = self.generator([local, context, lengths], training=training)
         return {"mel_20": mel_20, "mel_40": mel_40, "mel": mel, "linear": self.postnet(mel, training=training)}
 
