@@ -18,6 +18,7 @@
 ``psnr`` / ``ssim``    image quality against reference frames (:mod:`avse_tf.metrics.image`)
 ``correlation``        Pearson correlation (lip-sync: mouth opening vs. reference or speech envelope)
 ``speech_envelope``    per-video-frame RMS of a waveform
+``measured_mouth_opening`` dlib inner-lip opening of face crops (:mod:`~avse_tf.metrics.lipsync`)
 =====================  =======================================================================
 
 Inputs are 1-D numpy waveforms; lengths within 1 % are trimmed to the shortest, larger mismatches
@@ -28,6 +29,7 @@ and silent signals raise :class:`avse_tf.errors.MetricInputError`. The third-par
 from avse_tf.metrics.error_rates import edit_distance, error_rate
 from avse_tf.metrics.image import correlation, psnr, speech_envelope, ssim
 from avse_tf.metrics.intelligibility import estoi, stoi
+from avse_tf.metrics.lipsync import measured_mouth_opening
 from avse_tf.metrics.quality import pesq, visqol
 from avse_tf.metrics.recognition import PocketSphinxRecognizer, phone_error_rate, word_error_rate
 from avse_tf.metrics.report import DEFAULT_METRICS, METRICS, evaluate, format_table
@@ -37,6 +39,6 @@ from avse_tf.metrics.spectral import mcd
 __all__ = [
     "pesq", "visqol", "stoi", "estoi", "bss_eval_sources", "sdr", "si_sdr", "l1", "mcd",
     "edit_distance", "error_rate", "evaluate", "format_table", "METRICS", "DEFAULT_METRICS",
-    "psnr", "ssim", "correlation", "speech_envelope",
+    "psnr", "ssim", "correlation", "speech_envelope", "measured_mouth_opening",
     "PocketSphinxRecognizer", "word_error_rate", "phone_error_rate",
 ]

@@ -1,4 +1,4 @@
-"""Pseudo-visual speech denoising (Hegde et al., WACV 2021, arXiv 2012.10852): data part (issue 19).
+"""Pseudo-visual speech denoising (Hegde et al., WACV 2021, arXiv 2012.10852): data and teacher (issue 19).
 
 Folder map: ``features.py`` (Wav2Lip's mel: 800/200/800 STFT, 80 mels 55-7600 Hz, pre-emphasis
 0.97, dB with min -100 / ref 20, symmetric [-4, 4]; 16 mel frames per 25 fps video frame),
@@ -10,7 +10,12 @@ clip), ``pipeline.py`` (record schema and the ``tf.data`` readers of the teacher
 lip-sync expert and the student), ``noisy.py`` (the student's noisy mels, mixed on the fly with the
 shared noise bank), ``cli.py`` (``avse denoising``) and ``README.md`` (model card, data part).
 
-No model yet: the teacher, expert and student (issue 19) and the denoiser (issue 20) come next.
+Teacher (issue 19): ``blocks.py`` (Wav2Lip's conv blocks and audio encoder), ``expert.py`` (the
+lip-sync expert, SyncNet_color), ``teacher.py`` (the Wav2Lip generator, its training step and
+``teacher_lips`` / ``lower_half``, the interface the student calls), ``model.py``
+(``MODEL_BUILDERS``), ``presets/``, ``train_teacher.py`` (``train_expert``, ``train_teacher``,
+``load_checkpoint``), ``evaluate_teacher.py`` (lip-sync correlations, expert accuracy). The student
+(issue 19) and the denoiser (issue 20) come next.
 """
 
 from avse_tf.systems.base import System
@@ -21,7 +26,8 @@ SYSTEM = System(
     paper="Hegde, Prajwal, Mukhopadhyay, Namboodiri, Jawahar: Visual Speech Enhancement Without A Real "
           "Visual Stream, WACV 2021",
     cli_group="denoising",
-    models=(),
-    model_module=None,
+    models=("wav2lip_teacher",),
+    auxiliary_models=("lipsync_expert",),
+    model_module="model",
     record_schema="pipeline:pseudo_visual_schema",
 )

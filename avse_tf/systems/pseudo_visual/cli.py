@@ -2,8 +2,15 @@
 
 ``preprocess --data_root --preprocessed_root`` keeps the seed's ``preprocess.py`` flags (its
 ``--batch_size`` and ``--ngpu`` set the S3FD detector's batch and GPUs; the dlib detector here runs
-on the CPU, one frame at a time, so they are accepted and have no effect). The training and inference
-commands (``train_student``, ``train_teacher``, ``lipsync``, ``train``, ``inference``) come with the models.
+on the CPU, one frame at a time, so they are accepted and have no effect).
+
+``train_syncnet --data_root --checkpoint_dir [--checkpoint_path]`` is Wav2Lip's
+``color_syncnet_train.py`` (its flags; ``--checkpoint_path`` resumes from a ``.keras`` file: its
+weights start the run); ``train_teacher --data_root --checkpoint_dir [--syncnet_checkpoint_path]``
+is Wav2Lip's ``wav2lip_train.py`` (without ``--syncnet_checkpoint_path`` the expert is trained first
+into ``<checkpoint_dir>/expert``); ``evaluate_teacher`` measures both on held-out clips. ``--data_root``
+is ``preprocess``'s ``--preprocessed_root``. The student and denoiser commands (``train_student``,
+``lipsync``, ``train``, ``inference``) come with those models.
 """
 
 from __future__ import annotations
@@ -45,6 +52,44 @@ def register(subparsers) -> None:
     prep.add_argument("--ngpu", type=int, default=None, help="the seed's GPU count: accepted, no effect (dlib on CPU)")
     prep.set_defaults(func=run_preprocess, work_folder="preprocessed_root")
 
+    def training_flags(command, preset):
+        command.add_argument("--data_root", required=True, help="a `denoising preprocess` output folder (its records)")
+        command.add_argument("--checkpoint_dir", required=True, help="training folder: best.keras, last.keras, "
+                             "history.csv; a rerun resumes")
+        command.add_argument("--preset", default=preset, help=f"model and training preset (default {preset})")
+        for flag, kind in (("--batch_size", int), ("--epochs", int), ("--lr", float), ("--steps_per_epoch", int)):
+            command.add_argument(flag, type=kind, default=None, help="default: the preset's")
+        command.add_argument("--seed", type=int, default=None)
+
+    syncnet = commands.add_parser(
+        "train_syncnet", help="train the lip-sync expert (Wav2Lip's color_syncnet_train.py)",
+        description="The expert: SyncNet on the lower halves of 5 frames and their 16 x 80 mel, BCE on in-sync / "
+                    "shifted pairs.")
+    training_flags(syncnet, "lipsync_expert_cpu")
+    syncnet.add_argument("--checkpoint_path", default=None, help="a .keras expert whose weights start the run")
+    syncnet.set_defaults(func=run_train_syncnet, work_folder="checkpoint_dir")
+
+    teacher = commands.add_parser(
+        "train_teacher", help="train the Wav2Lip teacher against the frozen expert (wav2lip_train.py)",
+        description="The teacher: Wav2Lip's generator, L1 + sync loss of the frozen expert. Without "
+                    "--syncnet_checkpoint_path, the expert is trained first into CHECKPOINT_DIR/expert.")
+    training_flags(teacher, "wav2lip_teacher_cpu")
+    teacher.add_argument("--syncnet_checkpoint_path", default=None, help="the trained expert (.keras or its folder)")
+    teacher.set_defaults(func=run_train_teacher, work_folder="checkpoint_dir")
+
+    evaluate = commands.add_parser(
+        "evaluate_teacher", help="lip-sync correlation of the teacher and the expert's accuracy on held-out clips",
+        description="Per held-out clip: teacher (fixed first face, clean mels), still face and real frames, mouth "
+                    "opening vs speech envelope; the expert's accuracy on in-sync vs shifted pairs.")
+    evaluate.add_argument("--data_root", required=True, help="a `denoising preprocess` output folder")
+    evaluate.add_argument("--checkpoint_path", required=True, help="the teacher (.keras or its training folder)")
+    evaluate.add_argument("--syncnet_checkpoint_path", default=None, help="default: the expert inside the teacher")
+    evaluate.add_argument("--split", default="unseen", help="held-out split: unseen (default) or test")
+    evaluate.add_argument("--max_clips", type=int, default=None)
+    evaluate.add_argument("--min_shift", type=int, default=5, help="frames between a shifted window and the mel's")
+    evaluate.add_argument("--output_dir", default=None, help="writes teacher_eval.json and table.txt")
+    evaluate.set_defaults(func=run_evaluate_teacher)
+
 
 def run_preprocess(args) -> int:
     import_tensorflow_quietly()
@@ -56,4 +101,34 @@ def run_preprocess(args) -> int:
     splits = ", ".join(f"{name} {count}" for name, count in result["splits"].items())
     print(f"preprocess: {result['clips']} clips, {result['frames']} face crops ({splits}); {len(result['bad'])} clips "
           f"skipped (bad_clips.txt); records in {result['records']}")
+    return 0
+
+
+def run_train_syncnet(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.train_teacher import train_expert
+
+    result = train_expert(args.data_root, args.checkpoint_dir, args.preset, args.batch_size, args.epochs, args.lr,
+                          args.steps_per_epoch, seed=args.seed, initial_checkpoint=args.checkpoint_path)
+    print(f"train_syncnet: best validation loss {result['best_val_loss']:.4f}; expert in {result['best_model']}")
+    return 0
+
+
+def run_train_teacher(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.train_teacher import train_teacher
+
+    result = train_teacher(args.data_root, args.checkpoint_dir, args.syncnet_checkpoint_path, args.preset,
+                           args.batch_size, args.epochs, args.lr, args.steps_per_epoch, seed=args.seed)
+    print(f"train_teacher: best validation L1 {result['best_val_loss']:.4f}; teacher in {result['best_model']}")
+    return 0
+
+
+def run_evaluate_teacher(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.evaluate_teacher import evaluate_teacher
+
+    result = evaluate_teacher(args.checkpoint_path, args.data_root, args.split, args.syncnet_checkpoint_path,
+                              args.max_clips, args.min_shift, output_dir=args.output_dir)
+    print(result["table"])
     return 0

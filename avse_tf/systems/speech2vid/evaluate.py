@@ -9,6 +9,7 @@ import numpy as np
 
 from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import UserInputError
+from avse_tf.metrics.lipsync import measured_mouth_opening
 from avse_tf.systems.speech2vid.pipeline import (
     identity_frames,
     load_features,
@@ -20,34 +21,6 @@ from avse_tf.systems.speech2vid.predict import generate, model_options
 from avse_tf.systems.speech2vid.train import load_model
 
 log = logging.getLogger(__name__)
-
-
-def measured_mouth_opening(faces, reference_points, predictor_size=192, shape_predictor=None) -> np.ndarray:
-    """Inner-lip opening (in units of the crop size) measured by dlib's shape predictor on aligned
-    faces ``[T, S, S, 3]`` (uint8 or [0, 1]), upscaled to ``predictor_size``. The face box is the
-    bounding box of the mean of ``reference_points`` ([T, 68, 2] or [68, 2], crop pixels): one
-    box for every frame of a clip, real or generated (the faces are aligned), so all are measured
-    alike and a still image gets a constant opening."""
-    import cv2
-    import dlib
-
-    from avse_tf.video.landmarks import LandmarkExtractor, mouth_opening
-
-    extractor = LandmarkExtractor(shape_predictor)
-    faces = np.asarray(faces)
-    if faces.dtype != np.uint8:
-        faces = (np.clip(faces, 0, 1) * 255 + 0.5).astype(np.uint8)
-    size = faces.shape[1]
-    scale = predictor_size / size
-    points = np.asarray(reference_points, np.float32).reshape(-1, 68, 2).mean(0)
-    low, high = points.min(0) * scale, points.max(0) * scale
-    box = dlib.rectangle(int(low[0]), int(low[1]), int(high[0]), int(high[1]))
-    openings = []
-    for face in faces:
-        gray = cv2.cvtColor(cv2.resize(face, (predictor_size, predictor_size), interpolation=cv2.INTER_CUBIC),
-                            cv2.COLOR_RGB2GRAY)
-        openings.append(mouth_opening(extractor.shape(gray, box))[0] / predictor_size)
-    return np.asarray(openings, np.float32)
 
 
 def _frame_grid(rows, every=6, max_columns=12):

@@ -1,0 +1,10 @@
+"""The pseudo-visual system's model builders (``MODEL_BUILDERS``); importing this module registers
+its Keras classes for safe-mode loading: the Wav2Lip teacher (:mod:`teacher`) and its lip-sync
+expert (:mod:`expert`)."""
+
+from avse_tf.systems.pseudo_visual.expert import LipSyncExpert, lipsync_expert
+from avse_tf.systems.pseudo_visual.teacher import Wav2LipTeacher, wav2lip_teacher
+
+MODEL_BUILDERS = {"wav2lip_teacher": wav2lip_teacher, "lipsync_expert": lipsync_expert}
+
+__all__ = ["MODEL_BUILDERS", "LipSyncExpert", "Wav2LipTeacher"]
