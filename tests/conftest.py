@@ -46,3 +46,19 @@ def lip2speech_data(small_corpus, tmp_path_factory):
     result = preprocess(str(root), output, val_fraction=0.34, test_fraction=0.34, seed=0, unseen_speakers=["s2"])
     assert result["splits"] == {"test": 1, "validation": 1, "training": 1, "unseen": 3}, result
     return output
+
+
+@pytest.fixture(scope="session")
+def pseudo_visual_preprocessed(tmp_path_factory):
+    """The synthetic corpus (4 speakers x 4 utterances, seed 11) through `denoising preprocess`:
+    s4 held out as the unseen split; s1-s3's 12 clips split 10 / 1 / 1 (training / validation / test)."""
+    from avse_tf.data.synth.corpus import generate_grid_corpus
+    from avse_tf.systems.pseudo_visual.preprocess import preprocess
+
+    base = tmp_path_factory.mktemp("pseudo_visual_corpus")
+    generate_grid_corpus(str(base / "corpus"), speakers=4, utterances=4, seed=11)
+    output = str(base / "preprocessed")
+    result = preprocess(str(base / "corpus"), output, val_fraction=0.08, test_fraction=0.08, seed=0,
+                        unseen_speakers=["s4"])
+    assert result["splits"] == {"training": 10, "validation": 1, "test": 1, "unseen": 4}, result
+    return output

@@ -110,7 +110,8 @@ def train_teacher(preprocessed_root, checkpoint_dir, expert_checkpoint=None, pre
                   expert_preset=None, verbose="auto") -> dict:
     """Train the Wav2Lip teacher (``wav2lip_train.py``) against the frozen expert; returns the fit
     summary. ``expert_checkpoint`` ``None``: ``<checkpoint_dir>/expert/best.keras``, trained first
-    with :func:`train_expert` (preset ``expert_preset``, default the teacher preset's) when absent."""
+    with :func:`train_expert` (preset ``expert_preset``, default the teacher preset's; the given
+    ``batch_size``, ``epochs``, ``steps_per_epoch`` apply to it too) when absent."""
     import keras
 
     from avse_tf.records import record_errors
@@ -129,8 +130,9 @@ def train_teacher(preprocessed_root, checkpoint_dir, expert_checkpoint=None, pre
     if expert_checkpoint is None:
         expert_checkpoint = os.path.join(checkpoint_dir, EXPERT_FOLDER)
         if not os.path.isfile(os.path.join(expert_checkpoint, BEST_CHECKPOINT)):
+            # The schedule given here applies to the expert too (its preset's lr stays).
             train_expert(preprocessed_root, expert_checkpoint, expert_preset or settings["expert_preset"],
-                         seed=seed, verbose=verbose)
+                         batch_size, epochs, steps_per_epoch=steps_per_epoch, seed=seed, verbose=verbose)
     expert = load_checkpoint(expert_checkpoint, "lip-sync expert", "--syncnet_checkpoint_path")
     if not isinstance(expert, LipSyncExpert):
         raise ModelFileError(f"--syncnet_checkpoint_path {expert_checkpoint} holds a {type(expert).__name__}, "

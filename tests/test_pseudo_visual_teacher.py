@@ -1,0 +1,166 @@
+"""Pseudo-visual denoising, the teacher part (issue 19): Wav2Lip's lip-sync expert and generator.
+
+Paper-size models (built only): shapes of the original's feature maps and parameter sanity. CPU
+presets: safe-mode round trip, one-batch training steps, `avse denoising train_teacher` end to end
+on the synthetic corpus (expert trained first into CHECKPOINT_DIR/expert) and, on the held-out
+speaker, the acceptance claims: the expert tells in-sync from shifted pairs, and the teacher's
+mouth follows the speech envelope better than the still face.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from avse_tf.cli.main import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One schedule for the CLI run the acceptance tests evaluate (expert and teacher alike); the
+# teacher's lr 3e-3 (CPU preset: 1e-3) so that 60 small steps are enough for its mouth to follow the audio.
+EPOCHS, STEPS, BATCH, TEACHER_LR = 4, 15, 6, 3e-3
+
+
+@pytest.fixture(scope="module")
+def trained(pseudo_visual_preprocessed, tmp_path_factory):
+    """`avse denoising train_teacher` with no expert given (trains the expert into C/expert first),
+    in a fresh process with TensorFlow's deterministic ops, so the acceptance numbers repeat."""
+    checkpoint_dir = str(tmp_path_factory.mktemp("teacher") / "run")
+    argv = ["denoising", "train_teacher", "--data_root", pseudo_visual_preprocessed, "--checkpoint_dir",
+            checkpoint_dir, "--epochs", str(EPOCHS), "--steps_per_epoch", str(STEPS), "--batch_size", str(BATCH),
+            "--lr", str(TEACHER_LR), "--seed", "0"]
+    env = {**os.environ, "TF_DETERMINISTIC_OPS": "1", "PYTHONHASHSEED": "0",
+           "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "avse_tf", *argv], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "train_teacher: best validation L1" in result.stdout
+    return checkpoint_dir
+
+
+@pytest.fixture(scope="module")
+def evaluation(trained, pseudo_visual_preprocessed):
+    from avse_tf.systems.pseudo_visual.evaluate_teacher import evaluate_teacher
+
+    return evaluate_teacher(trained, pseudo_visual_preprocessed, split="unseen", passes=8)
+
+
+def test_paper_size_models_have_the_original_feature_maps():
+    import avse_tf
+    from avse_tf.systems.pseudo_visual.teacher import teacher_lips
+
+    expert = avse_tf.from_preset("lipsync_expert_lrs2")
+    shapes = {layer.name: tuple(layer.output.shape[1:3]) for layer in expert.face_encoder.layers
+              if layer.name.endswith("_0_relu") or layer.name.endswith("_out1_relu")}
+    # SyncNet_color's face encoder on 48 x 96 lower halves (PyTorch padding arithmetic).
+    assert list(shapes.values()) == [(46, 47), (23, 24), (12, 12), (6, 6), (1, 1)], shapes
+    assert expert.face_encoder.output_shape == expert.audio_encoder.output_shape == (None, 512)
+    teacher = avse_tf.from_preset("wav2lip_teacher_lrs2", expert_config=expert.get_config())
+    generator = teacher.generator
+    assert generator.output_shape == (None, 96, 96, 3)
+    skips = [tuple(generator.get_layer(f"skip_{i}").output.shape[1:]) for i in range(7)]
+    assert skips == [(1, 1, 1024), (3, 3, 1024), (6, 6, 768), (12, 12, 512), (24, 24, 320), (48, 48, 160),
+                     (96, 96, 80)]  # Wav2Lip's decoder inputs: 1024, 1024, 768, 512, 320, 160, 80 channels
+    # The same audio stack in both; the generator is the big one (Wav2Lip: tens of millions).
+    audio = sum(layer.count_params() for layer in generator.layers if layer.name.startswith("audio_encoder"))
+    assert audio == expert.audio_encoder.count_params()
+    assert 30e6 < generator.count_params() < 45e6 and 10e6 < expert.count_params() < 25e6
+    assert not teacher.expert.trainable and teacher.trainable_weights == generator.trainable_weights
+    cpu = avse_tf.from_preset("wav2lip_teacher_cpu")
+    assert cpu.generator.count_params() < generator.count_params() / 30
+    faces = np.random.default_rng(0).random((2, 96, 96, 3), dtype=np.float32)
+    assert teacher_lips(cpu, np.zeros((2, 16, 80), np.float32), faces).shape == (2, 96, 96, 3)
+    window = np.random.default_rng(1).random((2, 5, 96, 96, 3), dtype=np.float32)
+    probability = np.asarray(expert.sync_probability(np.zeros((2, 16, 80), np.float32), window))
+    assert probability.shape == (2,) and (probability >= 0).all() and (probability <= 1 + 1e-6).all()
+
+
+def test_teacher_round_trips_through_a_safe_mode_keras_file(tmp_path):
+    import avse_tf
+    from avse_tf.systems.pseudo_visual.teacher import teacher_lips
+    from avse_tf.systems.pseudo_visual.train_teacher import load_checkpoint
+
+    expert = avse_tf.from_preset("lipsync_expert_cpu")
+    teacher = avse_tf.from_preset("wav2lip_teacher_cpu", expert_config=expert.get_config())
+    rng = np.random.default_rng(2)
+    for variable in teacher.weights:  # non-trivial BN statistics and weights: a real round trip
+        variable.assign(rng.normal(0.5, 0.1, variable.shape).astype("float32"))
+    teacher.sync_weight.assign(0.02)
+    path = str(tmp_path / "teacher.keras")
+    teacher.save(path)
+    loaded = load_checkpoint(path)  # Keras safe mode, not compiled
+    assert type(loaded).__name__ == "Wav2LipTeacher" and float(loaded.sync_weight.numpy()) == pytest.approx(0.02)
+    mels, faces = rng.normal(0, 1, (3, 16, 80)).astype("float32"), rng.random((3, 96, 96, 3), dtype=np.float32)
+    np.testing.assert_allclose(teacher_lips(loaded, mels, faces), teacher_lips(teacher, mels, faces), atol=1e-5)
+    window = rng.random((3, 5, 96, 96, 3), dtype=np.float32)
+    np.testing.assert_allclose(loaded.expert.sync_probability(mels, window), teacher.expert.sync_probability(mels, window),
+                               atol=1e-5)
+    from avse_tf.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="PyTorch checkpoint: it is not loaded"):
+        load_checkpoint(str(tmp_path / "wav2lip.pth"))
+
+
+def test_train_steps_reduce_both_losses_on_one_batch(pseudo_visual_preprocessed):
+    import keras
+
+    import avse_tf
+    from avse_tf.systems.pseudo_visual.pipeline import make_expert_dataset, make_teacher_dataset
+
+    keras.utils.set_random_seed(0)
+    records = os.path.join(pseudo_visual_preprocessed, "tfrecords", "training")
+    expert = avse_tf.from_preset("lipsync_expert_cpu")
+    expert.compile(optimizer=keras.optimizers.Adam(1e-3))
+    pairs = next(iter(make_expert_dataset(records, 4, min_shift=5, seed=1)))
+    expert_losses = [float(expert.train_on_batch(pairs, return_dict=True)["loss"]) for _ in range(8)]
+    assert expert_losses[-1] < 0.8 * expert_losses[0], expert_losses
+    teacher = avse_tf.from_preset("wav2lip_teacher_cpu", expert_config=expert.get_config())
+    teacher.expert.set_weights(expert.get_weights())
+    frozen = [w.copy() for w in teacher.expert.get_weights()]
+    teacher.compile(optimizer=keras.optimizers.Adam(3e-3))
+    batch = next(iter(make_teacher_dataset(records, 1, seed=1)))
+    logs = [teacher.train_on_batch(batch, return_dict=True) for _ in range(8)]
+    assert logs[-1]["loss"] < 0.8 * logs[0]["loss"], [log["loss"] for log in logs]  # L1
+    assert logs[0]["sync_weight"] == pytest.approx(0.03) and logs[0]["sync_loss"] > 0  # from_start (CPU preset)
+    for before, after in zip(frozen, teacher.expert.get_weights()):  # the expert is frozen
+        np.testing.assert_array_equal(before, after)
+
+
+def test_cli_train_teacher_end_to_end(trained, pseudo_visual_preprocessed, tmp_path, capsys):
+    import csv
+
+    for folder in (os.path.join(trained, "expert"), trained):
+        assert os.path.isfile(os.path.join(folder, "best.keras")) and os.path.isfile(os.path.join(folder, "done.json"))
+        with open(os.path.join(folder, "history.csv"), encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == EPOCHS and "val_loss" in rows[0]
+    assert {"sync_loss", "val_sync_loss", "sync_weight"} <= set(rows[0])  # the teacher's own logs
+    capsys.readouterr()
+    base = ["denoising", "train_teacher", "--checkpoint_dir", str(tmp_path / "c"), "--epochs", "1"]
+    assert main(base + ["--data_root", str(tmp_path / "nothing")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "no training records" in error and "denoising preprocess" in error
+    pth = tmp_path / "wav2lip.pth"
+    pth.write_bytes(b"\x80\x02not a keras file")
+    assert main(base + ["--data_root", pseudo_visual_preprocessed, "--syncnet_checkpoint_path", str(pth)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "PyTorch checkpoint" in error and "pickle" in error
+
+
+def test_lipsync_table_has_teacher_still_and_real_rows(evaluation):
+    print(evaluation["table"])  # pytest -s shows the measured table
+    summary = evaluation["lipsync"]
+    assert set(summary) == {"teacher", "still face (baseline)", "real frames (reference)"}
+    assert all(row["clips"] == 4 for row in summary.values())
+    assert summary["still face (baseline)"]["env_corr"] == 0.0  # a constant opening, by construction
+    assert summary["real frames (reference)"]["env_corr"] > 0.2  # the measure sees the real mouth follow the speech
+    assert evaluation["expert"]["min_shift"] == 5 and evaluation["expert"]["pairs"] >= 60
+
+
+def test_acceptance_expert_tells_in_sync_from_shifted_pairs_of_the_unseen_speaker(evaluation):
+    assert evaluation["expert"]["accuracy"] >= 0.80, evaluation["expert"]
+
+
+def test_acceptance_teacher_lips_follow_the_speech_better_than_a_still_face(evaluation):
+    summary = evaluation["lipsync"]
+    assert summary["teacher"]["env_corr"] >= summary["still face (baseline)"]["env_corr"] + 0.1, summary
