@@ -26,7 +26,7 @@ SYSTEM = System(
     paper="Hegde, Prajwal, Mukhopadhyay, Namboodiri, Jawahar: Visual Speech Enhancement Without A Real "
           "Visual Stream, WACV 2021",
     cli_group="denoising",
-    models=("wav2lip_teacher",),
+    models=("wav2lip_teacher", "lipsync_student"),
     auxiliary_models=("lipsync_expert",),
     model_module="model",
     record_schema="pipeline:pseudo_visual_schema",

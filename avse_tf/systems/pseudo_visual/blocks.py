@@ -27,8 +27,13 @@ from avse_tf.systems.pseudo_visual.features import MEL_STEP, NUM_MELS
 
 EMBEDDING_CHANNELS = 512  # the original's embedding width (SyncNet) and bottleneck (generator)
 
-# Wav2Lip's audio_encoder: (out channels, kernel, stride, padding, residual blocks after it).
+# The audio encoders: (out channels, kernel, stride, padding, residual blocks after it). SyncNet_color
+# (``models/syncnet.py``) has two residual blocks after its 256-channel stage, the generator
+# (``models/wav2lip.py``) one; the student (the pseudo-visual ``Lipsync_Student``) doubles the
+# first four stages' widths and keeps the generator's single block at the end.
 AUDIO_STAGES = ((32, 3, 1, 1, 2), (64, 3, (3, 1), 1, 2), (128, 3, 3, 1, 2), (256, 3, (3, 2), 1, 2))
+GENERATOR_AUDIO_STAGES = AUDIO_STAGES[:3] + ((256, 3, (3, 2), 1, 1),)
+STUDENT_AUDIO_STAGES = ((64, 3, 1, 1, 2), (128, 3, (3, 1), 1, 2), (256, 3, 3, 1, 2), (512, 3, (3, 2), 1, 1))
 
 
 def channels(count: int, width: float) -> int:
@@ -55,14 +60,16 @@ def conv_block(x, filters, kernel, stride=1, padding=0, residual=False, name=Non
 
 
 def transposed_block(x, filters, kernel, stride, padding, output_padding, name=None):
-    """Wav2Lip's ``Conv2dTranspose`` block, with PyTorch's output size ``(in - 1) s - 2 p + k + op``."""
+    """Wav2Lip's ``Conv2dTranspose`` block, with PyTorch's output size ``(in - 1) s - 2 p + k + op``
+    (``output_padding`` one number or one per axis, as the student's ``(0, 1)``)."""
     from keras import layers
 
     x = layers.Conv2DTranspose(filters, kernel, strides=stride, padding="valid", name=name + "_tconv")(x)
     # "valid" gives (in - 1) s + k; PyTorch then drops p at the start and p - op at the end.
-    end = padding - output_padding
-    if padding or end:
-        x = layers.Cropping2D(((padding, end), (padding, end)), name=name + "_crop")(x)
+    extra = output_padding if isinstance(output_padding, (tuple, list)) else (output_padding, output_padding)
+    ends = [padding - int(value) for value in extra]
+    if padding or any(ends):
+        x = layers.Cropping2D(((padding, ends[0]), (padding, ends[1])), name=name + "_crop")(x)
     x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=name + "_bn")(x)
     return layers.ReLU(name=name + "_relu")(x)
 
@@ -82,15 +89,16 @@ def mel_image(mel):
     return layers.Permute((2, 1), name="mel_bins_first")(mel)[..., None]
 
 
-def audio_encoder(width=1.0, max_residual=None, name="audio_encoder") -> keras.Model:
+def audio_encoder(width=1.0, max_residual=None, name="audio_encoder", stages=AUDIO_STAGES) -> keras.Model:
     """Wav2Lip's ``audio_encoder`` as a model: mel ``[B, 16, 80]`` -> ``[B, 512 width]`` (after the
     last block's ReLU, as the original's ``[B, 512, 1, 1]`` flattened). 80 x 16 -> 80 x 16 -> 27 x 16
-    -> 9 x 6 -> 3 x 3 -> 1 x 1."""
+    -> 9 x 6 -> 3 x 3 -> 1 x 1. ``stages``: SyncNet's (default), :data:`GENERATOR_AUDIO_STAGES` or
+    :data:`STUDENT_AUDIO_STAGES`."""
     from keras import layers
 
     mel = keras.Input((MEL_STEP, NUM_MELS), name="mel")
     x = mel_image(mel)
-    for index, (filters, kernel, stride, padding, count) in enumerate(AUDIO_STAGES):
+    for index, (filters, kernel, stride, padding, count) in enumerate(stages):
         x = stage(x, channels(filters, width), kernel, stride, padding, residuals(count, max_residual),
                   f"{name}_s{index}")
     x = conv_block(x, channels(EMBEDDING_CHANNELS, width), 3, 1, 0, name=f"{name}_out0")

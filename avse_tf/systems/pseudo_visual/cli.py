@@ -90,6 +90,55 @@ def register(subparsers) -> None:
     evaluate.add_argument("--output_dir", default=None, help="writes teacher_eval.json and table.txt")
     evaluate.set_defaults(func=run_evaluate_teacher)
 
+    student = commands.add_parser(
+        "train_student", help="distil the audio-only lip generator from the frozen teacher (lipsync/train_student.py)",
+        description="The student reads noisy mels (noise mixed on the fly at 0, 5 or 10 dB) and learns the lower half "
+                    "of the teacher's face from the clean mels and a fixed face (L1). Resumable; writes "
+                    "CHECKPOINT_DIR/student.keras at the end.")
+    student.add_argument("--data_root_lrs3_pretrain", required=True,
+                         help="a `denoising preprocess` output folder (the seed's preprocessed LRS3 pretrain set)")
+    student.add_argument("--data_root_lrs3_train", default=None,
+                         help="a second one (the seed's trainval set): training clips of both; validation from this one")
+    student.add_argument("--noise_data_root", default=None, help="a folder of noise wavs (VGGSound-style) or one "
+                         "written by `avse noise-bank`; default: the shared bank, written into CHECKPOINT_DIR/noise_bank")
+    student.add_argument("--wav2lip_checkpoint_path", required=True,
+                         help="the teacher trained by `train_teacher` (.keras or its folder); .pth files are refused")
+    student.add_argument("--checkpoint_dir", required=True, help="training folder; a rerun resumes")
+    student.add_argument("--checkpoint_path", default=None, help="a student .keras whose weights start the run")
+    student.add_argument("--face", default=None, help="the fixed face image (default: the first frame of the first "
+                         "training clip); saved as CHECKPOINT_DIR/face.png")
+    student.add_argument("--preset", default="lipsync_student_cpu", help="default lipsync_student_cpu")
+    for flag, kind in (("--batch_size", int), ("--epochs", int), ("--lr", float), ("--steps_per_epoch", int)):
+        student.add_argument(flag, type=kind, default=None, help="default: the preset's")
+    student.add_argument("--seed", type=int, default=None)
+    student.set_defaults(func=run_train_student, work_folder="checkpoint_dir")
+
+    lipsync = commands.add_parser(
+        "lipsync", help="lips from (noisy) speech alone: RESULTS_DIR/result_voice.mp4 (lipsync/inference.py)",
+        description="The student on any audio or video file: one lower face per 25 fps video frame, written with the "
+                    "input audio as an mp4.")
+    lipsync.add_argument("--checkpoint_path", required=True, help="the student (student.keras or its training folder)")
+    lipsync.add_argument("--audio", required=True, help="an audio or video file (its sound track is used)")
+    lipsync.add_argument("--results_dir", default="results", help="output folder (default results/)")
+    lipsync.add_argument("--output_fname", default="result", help="writes <results_dir>/<output_fname>_voice.mp4")
+    lipsync.add_argument("--batch_size", type=int, default=128)
+    lipsync.set_defaults(func=run_lipsync)
+
+    evaluate_s = commands.add_parser(
+        "evaluate_student", help="student vs teacher lips from noisy speech, against the teacher's clean-speech lips",
+        description="Held-out clips mixed with held-out noise kinds at --snr dB: L1 and mouth-opening agreement of the "
+                    "student's and the teacher's lips from the noisy speech with the teacher's from the clean speech; "
+                    "table.txt, metrics.csv and frames.png (real, teacher clean, student noisy, teacher noisy).")
+    evaluate_s.add_argument("--data_root", required=True, help="a `denoising preprocess` output folder")
+    evaluate_s.add_argument("--checkpoint_path", required=True, help="the train_student folder (or its best.keras)")
+    evaluate_s.add_argument("--split", default="unseen", help="held-out split: unseen (default) or test")
+    evaluate_s.add_argument("--snr", type=float, default=0.0, help="dB (default 0)")
+    evaluate_s.add_argument("--noise_data_root", default=None,
+                            help="noise bank (its test kinds are used); default: the one in the checkpoint folder")
+    evaluate_s.add_argument("--max_clips", type=int, default=None)
+    evaluate_s.add_argument("--output_dir", required=True, help="writes table.txt, metrics.csv, frames.png")
+    evaluate_s.set_defaults(func=run_evaluate_student)
+
 
 def run_preprocess(args) -> int:
     import_tensorflow_quietly()
@@ -130,5 +179,36 @@ def run_evaluate_teacher(args) -> int:
 
     result = evaluate_teacher(args.checkpoint_path, args.data_root, args.split, args.syncnet_checkpoint_path,
                               args.max_clips, args.min_shift, output_dir=args.output_dir)
+    print(result["table"])
+    return 0
+
+
+def run_train_student(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.train_student import train_student
+
+    result = train_student(args.data_root_lrs3_pretrain, args.checkpoint_dir, args.wav2lip_checkpoint_path,
+                           args.data_root_lrs3_train, args.noise_data_root, args.preset, args.batch_size, args.epochs,
+                           args.steps_per_epoch, args.lr, args.face, seed=args.seed,
+                           initial_checkpoint=args.checkpoint_path)
+    print(f"train_student: best validation L1 {result['best_val_loss']:.4f}; student in {result['student']}")
+    return 0
+
+
+def run_lipsync(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.lipsync import lipsync
+
+    result = lipsync(args.checkpoint_path, args.audio, args.results_dir, args.output_fname, args.batch_size)
+    print(f"lipsync: {result['frames']} frames ({result['seconds']:.2f} s) -> {result['video']}")
+    return 0
+
+
+def run_evaluate_student(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.evaluate_student import evaluate_student
+
+    result = evaluate_student(args.checkpoint_path, args.data_root, args.output_dir, args.split, args.snr,
+                              args.noise_data_root, args.max_clips)
     print(result["table"])
     return 0

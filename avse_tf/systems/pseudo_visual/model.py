@@ -1,10 +1,13 @@
 """The pseudo-visual system's model builders (``MODEL_BUILDERS``); importing this module registers
-its Keras classes for safe-mode loading: the Wav2Lip teacher (:mod:`teacher`) and its lip-sync
-expert (:mod:`expert`)."""
+its Keras classes for safe-mode loading: the Wav2Lip teacher (:mod:`teacher`), its lip-sync
+expert (:mod:`expert`), the audio-only student (:mod:`student`) and its distillation (:mod:`distill`)."""
 
+from avse_tf.systems.pseudo_visual.distill import StudentDistillation
 from avse_tf.systems.pseudo_visual.expert import LipSyncExpert, lipsync_expert
+from avse_tf.systems.pseudo_visual.student import lipsync_student
 from avse_tf.systems.pseudo_visual.teacher import Wav2LipTeacher, wav2lip_teacher
 
-MODEL_BUILDERS = {"wav2lip_teacher": wav2lip_teacher, "lipsync_expert": lipsync_expert}
+MODEL_BUILDERS = {"wav2lip_teacher": wav2lip_teacher, "lipsync_student": lipsync_student,
+                  "lipsync_expert": lipsync_expert}
 
-__all__ = ["MODEL_BUILDERS", "LipSyncExpert", "Wav2LipTeacher"]
+__all__ = ["MODEL_BUILDERS", "LipSyncExpert", "Wav2LipTeacher", "StudentDistillation"]

@@ -142,7 +142,16 @@ def _records(records, shuffle, seed, repeat, window_frames):
 
     from avse_tf.records import make_dataset
 
-    dataset = make_dataset(records, batch_size=16, shuffle=shuffle, seed=seed, repeat=repeat).unbatch()
+    if isinstance(records, (list, tuple)):  # several preprocessed roots (the seed's LRS3 pretrain + trainval)
+        parts = [make_dataset(part, batch_size=16, shuffle=shuffle, seed=seed, repeat=repeat).unbatch()
+                 for part in records]
+        dataset = parts[0]
+        for part in parts[1:]:
+            dataset = dataset.concatenate(part)
+        if repeat:  # endless parts cannot follow one another: draw from each by chance
+            dataset = tf.data.Dataset.sample_from_datasets(parts, seed=seed)
+    else:
+        dataset = make_dataset(records, batch_size=16, shuffle=shuffle, seed=seed, repeat=repeat).unbatch()
     dataset = dataset.map(decode_record, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.filter(lambda clip: clip["frames"] >= window_frames + MIN_CLIP_EXTRA_FRAMES)
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from avse_tf.systems.pseudo_visual.blocks import (
     EMBEDDING_CHANNELS,
+    GENERATOR_AUDIO_STAGES,
     audio_encoder,
     channels,
     conv_block,
@@ -70,7 +71,7 @@ def generator(width=1.0, max_residual=None, name="generator") -> keras.Model:
     from keras import layers
 
     faces = keras.Input((FACE_SIZE, FACE_SIZE, 6), name="masked_and_reference")
-    audio = audio_encoder(width, max_residual)
+    audio = audio_encoder(width, max_residual, stages=GENERATOR_AUDIO_STAGES)
     x, skips = faces, []
     for index, (filters, kernel, stride, padding, count) in enumerate(FACE_STAGES):
         x = stage(x, channels(filters, width), kernel, stride, padding, residuals(count, max_residual), f"face_s{index}")

@@ -23,27 +23,6 @@ from avse_tf.systems.speech2vid.train import load_model
 log = logging.getLogger(__name__)
 
 
-def _frame_grid(rows, every=6, max_columns=12):
-    """One image: for each (name, real, generated) clip, a row of real and a row of generated frames."""
-    import cv2
-
-    lines = []
-    for name, real, generated in rows:
-        index = np.arange(0, len(real), every)[:max_columns]
-        for label, faces in (("real", real), ("generated", generated)):
-            faces = np.asarray(faces)
-            if faces.dtype != np.uint8:
-                faces = (np.clip(faces, 0, 1) * 255 + 0.5).astype(np.uint8)
-            strip = np.concatenate([cv2.copyMakeBorder(faces[i], 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-                                    for i in index], axis=1)
-            banner = np.full((14, strip.shape[1], 3), 255, np.uint8)
-            cv2.putText(banner, f"{name} {label}", (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1)
-            lines += [banner, strip]
-    width = max(line.shape[1] for line in lines)
-    lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255) for line in lines]
-    return cv2.cvtColor(np.concatenate(lines, 0), cv2.COLOR_RGB2BGR)
-
-
 def evaluate(model_path, processed_dir, output_dir, deblur_path=None, split="test", max_clips=None, grid_clips=3,
              shape_predictor=None, batch_size=32) -> dict:
     """Score the generator on the held-out clips of ``split`` (default the unseen test utterances).
@@ -60,7 +39,7 @@ def evaluate(model_path, processed_dir, output_dir, deblur_path=None, split="tes
     import csv
 
     from avse_tf.metrics import correlation, format_table, psnr, speech_envelope, ssim
-    from avse_tf.plots import save_png
+    from avse_tf.plots import frame_grid, save_png
     from avse_tf.utils import atomic_path, atomic_write_text
 
     meta = read_meta(processed_dir)
@@ -123,5 +102,6 @@ def evaluate(model_path, processed_dir, output_dir, deblur_path=None, split="tes
             writer.writerows(rows)
     table = format_table(summary, columns=[*columns, "clips"], label="method")
     atomic_write_text(os.path.join(output_dir, "table.txt"), table + "\n")
-    save_png(os.path.join(output_dir, "frames.png"), _frame_grid(grid))
+    save_png(os.path.join(output_dir, "frames.png"),
+             frame_grid([(name, [("real", real), ("generated", generated)]) for name, real, generated in grid]))
     return {"table": table, "summary": summary, "rows": rows, "grid": os.path.join(output_dir, "frames.png")}
