@@ -1,25 +1,25 @@
 """Evaluation metrics for speech enhancement, separation and recognition.
 
-=====================  =======================================================================
-``pesq``               ITU-T P.862 + P.862.1 (narrow band) / P.862.2 (wide band), ``pesq`` package
-``visqol``             ViSQOL v3 speech mode (Hines 2015, Chinen et al. 2020) via visqol-python
-``stoi`` / ``estoi``   STOI (Taal et al. 2011) / extended STOI (Jensen & Taal 2016) via pystoi
-``bss_eval_sources``   BSS-eval v3 SDR/SIR/SAR (Vincent et al. 2006), own vectorised numpy code
-``sdr``                BSS-eval v3 SDR of one target
-``si_sdr``             scale-invariant SDR (Le Roux et al. 2019)
-``l1``                 mean absolute error, optionally masked
-``mcd``                mel-cepstral distortion in dB, Kubichek 1993 (:mod:`avse_tf.metrics.spectral`)
-``edit_distance``      Levenshtein distance between token sequences
-``error_rate``         corpus-level WER / PER
-``word_error_rate``    WER of PocketSphinx's words (GRID grammar or free trigram LM) on waveforms
-``phone_error_rate``   PER of PocketSphinx's phone decoding on waveforms (:mod:`~avse_tf.metrics.recognition`)
-``evaluate``           several metrics for an estimate, the mixture and the improvement
-``format_table``       plain-text table of ``evaluate``'s result
-``psnr`` / ``ssim``    image quality against reference frames (:mod:`avse_tf.metrics.image`)
-``correlation``        Pearson correlation (lip-sync: mouth opening vs. reference or speech envelope)
-``speech_envelope``    per-video-frame RMS of a waveform
-``measured_mouth_opening`` dlib inner-lip opening of face crops (:mod:`~avse_tf.metrics.lipsync`)
-=====================  =======================================================================
+===========================  =======================================================================
+``pesq``                     ITU-T P.862 + P.862.1 (narrow band) / P.862.2 (wide band), ``pesq`` package
+``visqol``                   ViSQOL v3 speech mode (Hines 2015, Chinen et al. 2020) via visqol-python
+``stoi`` / ``estoi``         STOI (Taal et al. 2011) / extended STOI (Jensen & Taal 2016) via pystoi
+``bss_eval_sources``         BSS-eval v3 SDR/SIR/SAR (Vincent et al. 2006), own vectorised numpy code
+``sdr``                      BSS-eval v3 SDR of one target
+``si_sdr``                   scale-invariant SDR (Le Roux et al. 2019)
+``l1``                       mean absolute error, optionally masked
+``mcd``                      mel-cepstral distortion in dB, Kubichek 1993 (:mod:`avse_tf.metrics.spectral`)
+``edit_distance``            Levenshtein distance between token sequences
+``error_rate``               corpus-level WER / PER
+``word_error_rate``          WER of PocketSphinx's words (GRID grammar or free trigram LM) on waveforms
+``phone_error_rate``         PER of PocketSphinx's phone decoding on waveforms (:mod:`~avse_tf.metrics.recognition`)
+``evaluate``                 several metrics for an estimate, the mixture and the improvement
+``format_table``             plain-text table of ``evaluate``'s result
+``psnr`` / ``ssim``          image quality against reference frames (:mod:`avse_tf.metrics.image`)
+``correlation``              Pearson correlation (lip-sync: mouth opening vs. reference or speech envelope)
+``speech_envelope``          per-video-frame RMS of a waveform
+``measured_mouth_opening``   dlib inner-lip opening of face crops (:mod:`~avse_tf.metrics.lipsync`)
+===========================  =======================================================================
 
 Inputs are 1-D numpy waveforms; lengths within 1 % are trimmed to the shortest, larger mismatches
 and silent signals raise :class:`avse_tf.errors.MetricInputError`. The third-party metric packages
