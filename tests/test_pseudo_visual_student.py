@@ -43,7 +43,7 @@ def test_paper_student_has_the_original_layers_and_feature_maps():
 def distilled(pseudo_visual_preprocessed, pseudo_visual_teacher, tmp_path_factory):
     checkpoint_dir = str(tmp_path_factory.mktemp("student") / "run")
     argv = ["denoising", "train_student", "--data_root_lrs3_pretrain", pseudo_visual_preprocessed,
-            "--wav2lip_checkpoint_path", pseudo_visual_teacher, "--checkpoint_dir", checkpoint_dir, *STUDENT_ARGS]
+            "--wav2lip_checkpoint_path", pseudo_visual_teacher["checkpoint_dir"], "--checkpoint_dir", checkpoint_dir, *STUDENT_ARGS]
     assert main(argv) == 0
     return checkpoint_dir, argv
 

@@ -8,34 +8,18 @@ mouth follows the speech envelope better than the still face.
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from avse_tf.cli.main import main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# One schedule for the CLI run the acceptance tests evaluate (expert and teacher alike), sized for
-# the CI budget; the teacher's lr 3e-3 (CPU preset: 1e-3) to learn what it can in these few steps.
-EPOCHS, STEPS, BATCH, TEACHER_LR = 2, 15, 4, 3e-3
 
 
 @pytest.fixture(scope="module")
-def trained(pseudo_visual_preprocessed, tmp_path_factory):
-    """`avse denoising train_teacher` with no expert given (trains the expert into C/expert first),
-    in a fresh process with TensorFlow's deterministic ops, so the acceptance numbers repeat."""
-    checkpoint_dir = str(tmp_path_factory.mktemp("teacher") / "run")
-    argv = ["denoising", "train_teacher", "--data_root", pseudo_visual_preprocessed, "--checkpoint_dir",
-            checkpoint_dir, "--epochs", str(EPOCHS), "--steps_per_epoch", str(STEPS), "--batch_size", str(BATCH),
-            "--lr", str(TEACHER_LR), "--seed", "0"]
-    env = {**os.environ, "TF_DETERMINISTIC_OPS": "1", "PYTHONHASHSEED": "0",
-           "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-m", "avse_tf", *argv], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "train_teacher: best validation L1" in result.stdout
-    return checkpoint_dir
+def trained(pseudo_visual_teacher):
+    """The session's `avse denoising train_teacher` run (tests/conftest.py: CI-sized schedule)."""
+    return pseudo_visual_teacher["checkpoint_dir"]
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +112,14 @@ def test_train_steps_reduce_both_losses_on_one_batch(pseudo_visual_preprocessed)
         np.testing.assert_array_equal(before, after)
 
 
-def test_cli_train_teacher_end_to_end(trained, pseudo_visual_preprocessed, tmp_path, capsys):
+def test_cli_train_teacher_end_to_end(trained, pseudo_visual_teacher, pseudo_visual_preprocessed, tmp_path, capsys):
     import csv
 
     for folder in (os.path.join(trained, "expert"), trained):
         assert os.path.isfile(os.path.join(folder, "best.keras")) and os.path.isfile(os.path.join(folder, "done.json"))
         with open(os.path.join(folder, "history.csv"), encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        assert len(rows) == EPOCHS and "val_loss" in rows[0]
+        assert len(rows) == pseudo_visual_teacher["epochs"] and "val_loss" in rows[0]
     assert {"sync_loss", "val_sync_loss", "sync_weight"} <= set(rows[0])  # the teacher's own logs
     capsys.readouterr()
     base = ["denoising", "train_teacher", "--checkpoint_dir", str(tmp_path / "c"), "--epochs", "1"]

@@ -48,7 +48,13 @@ class StudentDistillation(keras.Model):
 
     def set_face(self, face) -> None:
         """The fixed face, ``[96, 96, 3]`` float in [0, 1] (RGB)."""
-        self.face.assign(keras.ops.convert_to_tensor(face, "float32"))
+        import numpy as np
+
+        face = np.asarray(face, np.float32)
+        if face.shape != (FACE_SIZE, FACE_SIZE, 3) or not np.isfinite(face).all() or face.min() < 0 or face.max() > 1:
+            raise ValueError(f"the fixed face must be [96, 96, 3] in [0, 1], got {face.shape} in "
+                             f"[{face.min():.3g}, {face.max():.3g}]")
+        self.face.assign(face)
 
     @property
     def metrics(self):
@@ -63,6 +69,7 @@ class StudentDistillation(keras.Model):
         (the face masked below as the target and whole as the reference, as ``teacher.teacher_lips``)."""
         import tensorflow as tf
 
+        mels = tf.convert_to_tensor(mels, tf.float32)
         rows = tf.range(FACE_SIZE)[:, None, None] < FACE_SIZE // 2
         masked = tf.where(rows, self.face, tf.zeros_like(self.face))
         pair = tf.concat([masked, self.face], axis=-1)[None]

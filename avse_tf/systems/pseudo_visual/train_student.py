@@ -84,7 +84,7 @@ def first_face(records) -> np.ndarray:
     from avse_tf.systems.pseudo_visual.pipeline import decode_record
 
     for record in make_dataset(records, batch_size=1, shuffle=False).unbatch().take(1):
-        return decode_record(record)["faces"][0].numpy().astype(np.float32)
+        return decode_record(record)["faces"][0].numpy().astype(np.float32) / 255.0  # uint8 RGB -> [0, 1]
     raise UserInputError(f"{records}: no clips; preprocess a corpus with at least one clip per split")
 
 
