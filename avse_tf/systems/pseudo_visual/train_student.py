@@ -116,13 +116,6 @@ def student_noise(noise_data_root, checkpoint_dir, seed=0):
     return bank
 
 
-def _batches(records, batch_size) -> int:
-    """Batches in one pass over ``records`` (one window per clip and pass)."""
-    from avse_tf.records.reader import load_manifest
-
-    return max(1, -(-load_manifest(records).num_examples // int(batch_size)))
-
-
 def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_root_train=None, noise_data_root=None,
                   preset="lipsync_student_cpu", batch_size=None, epochs=None, steps_per_epoch=None,
                   learning_rate=None, face=None, patience=None, seed=None, strategy=None, verbose="auto",
@@ -137,7 +130,7 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
     from avse_tf.systems.presets import from_preset, get_preset
     from avse_tf.systems.pseudo_visual.distill import StudentDistillation
     from avse_tf.systems.pseudo_visual.pipeline import make_student_dataset
-    from avse_tf.systems.pseudo_visual.train_teacher import split_records
+    from avse_tf.systems.pseudo_visual.train_teacher import split_records, validation_steps_of
     from avse_tf.training import fit, get_strategy
     from avse_tf.utils import atomic_path
 
@@ -175,8 +168,8 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
         model.compile(keras.optimizers.Adam(learning_rate))
     with record_errors(train_records[0]), record_errors(validation_records):
         summary = fit(model, train_data, validation_data, epochs, checkpoint_dir, patience=patience or epochs + 1,
-                      steps_per_epoch=steps_per_epoch, validation_steps=_batches(validation_records, batch_size),
-                      verbose=verbose)
+                      steps_per_epoch=steps_per_epoch,
+                      validation_steps=validation_steps_of(validation_records, batch_size), verbose=verbose)
     student_path = os.path.join(checkpoint_dir, STUDENT_CHECKPOINT)
     if not os.path.isfile(student_path):
         best = load_student(os.path.join(checkpoint_dir, BEST_CHECKPOINT))

@@ -61,7 +61,8 @@ def _settings(preset, **given):
     return settings
 
 
-def _validation_steps(records, batch_size, pairs=1) -> int:
+def validation_steps_of(records, batch_size, pairs=1) -> int:
+    """Batches in one validation pass: ``pairs`` examples per clip (one window per clip and pass)."""
     return max(1, -(-_examples(records) * pairs // int(batch_size)))
 
 
@@ -102,7 +103,7 @@ def train_expert(preprocessed_root, checkpoint_dir, preset="lipsync_expert_cpu",
     with record_errors(train_records), record_errors(validation_records):
         return fit(model, train_data, validation_data, int(settings["epochs"]), os.fspath(checkpoint_dir),
                    patience=int(settings["epochs"]) + 1, steps_per_epoch=int(settings["steps_per_epoch"]),
-                   validation_steps=_validation_steps(validation_records, batch, pairs=2), verbose=verbose)
+                   validation_steps=validation_steps_of(validation_records, batch, pairs=2), verbose=verbose)
 
 
 def train_teacher(preprocessed_root, checkpoint_dir, expert_checkpoint=None, preset="wav2lip_teacher_cpu",
@@ -148,7 +149,7 @@ def train_teacher(preprocessed_root, checkpoint_dir, expert_checkpoint=None, pre
     with record_errors(train_records), record_errors(validation_records):
         return fit(model, train_data, validation_data, int(settings["epochs"]), checkpoint_dir,
                    patience=int(settings["epochs"]) + 1, steps_per_epoch=int(settings["steps_per_epoch"]),
-                   validation_steps=_validation_steps(validation_records, batch), verbose=verbose,
+                   validation_steps=validation_steps_of(validation_records, batch), verbose=verbose,
                    extra_callbacks=[sync_weight_switch()])
 
 
