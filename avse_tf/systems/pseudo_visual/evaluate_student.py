@@ -33,7 +33,7 @@ METHODS = ("student noisy", "teacher noisy", "teacher clean")
 HALF = FACE_SIZE // 2
 
 
-def test_noise(noise_data_root) -> list:
+def held_out_noise(noise_data_root) -> list:
     """Waveforms of the bank's held-out test kinds (a plain folder: all its wavs)."""
     from avse_tf.audio.io import load_audio
     from avse_tf.data.noise import noise_clips
@@ -67,7 +67,7 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
 
     distillation = load_checkpoint(checkpoint_dir, "student checkpoint", "--checkpoint_path")
     face = np.asarray(distillation.face)
-    noise = test_noise(noise_data_root or os.path.join(checkpoint_dir, NOISE_BANK_FOLDER))
+    noise = held_out_noise(noise_data_root or os.path.join(checkpoint_dir, NOISE_BANK_FOLDER))
     clips = held_out_clips(split_records(preprocessed_root, split), max_clips)
     if not clips:
         raise UserInputError(f"{preprocessed_root}: no clips in the {split} split")
@@ -117,4 +117,4 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
     return {"table": header + "\n" + table, "means": means, "clips": len(clips)}
 
 
-__all__ = ["evaluate_student", "test_noise", "full_faces", "METHODS"]
+__all__ = ["evaluate_student", "held_out_noise", "full_faces", "METHODS"]
