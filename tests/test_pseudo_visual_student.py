@@ -85,7 +85,8 @@ def test_pytorch_teacher_and_missing_records_are_one_line_errors(pseudo_visual_p
     assert len(error.splitlines()) == 1 and "denoising preprocess" in error
 
 
-@pytest.mark.media
+# Not marked `media`: its mp4 goes through `avse_tf.video.io.write_video`, which the media tests
+# already run under both ffmpeg builds; the marker would retrain the teacher in the second pass.
 @pytest.mark.parametrize("seconds", [0.5, 7.3])
 def test_lipsync_covers_the_whole_input_with_its_audio(distilled, tmp_path, seconds, capsys):
     import soundfile
