@@ -22,6 +22,7 @@ from avse_tf.constants import BEST_CHECKPOINT, RECORDS_MANIFEST
 from avse_tf.errors import ModelFileError, UserInputError
 
 EXPERT_FOLDER = "expert"
+# Checkpoint files that are pickles (PyTorch and plain pickle): refused, never opened.
 PYTORCH_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".pkl")
 
 
