@@ -101,8 +101,13 @@ def register(subparsers) -> None:
                          help="a second one (the seed's trainval set): training clips of both; validation from this one")
     student.add_argument("--noise_data_root", default=None, help="a folder of noise wavs (VGGSound-style) or one "
                          "written by `avse noise-bank`; default: the shared bank, written into CHECKPOINT_DIR/noise_bank")
-    student.add_argument("--wav2lip_checkpoint_path", required=True,
+    student.add_argument("--wav2lip_checkpoint_path", default=None,
                          help="the teacher trained by `train_teacher` (.keras or its folder); .pth files are refused")
+    student.add_argument("--teacher", choices=("wav2lip", "speech2vid"), default="wav2lip",
+                         help="wav2lip (default: --wav2lip_checkpoint_path) or speech2vid (--speech2vid_checkpoint_path)")
+    student.add_argument("--speech2vid_checkpoint_path", default=None,
+                         help="with --teacher speech2vid: a generator trained by `avse speech2vid train` (its 112 x 112 "
+                              "face resized to 96 x 96, lower half taken)")
     student.add_argument("--checkpoint_dir", required=True, help="training folder; a rerun resumes")
     student.add_argument("--checkpoint_path", default=None, help="a student .keras whose weights start the run")
     student.add_argument("--face", default=None, help="the fixed face image (default: the first frame of the first "
@@ -187,10 +192,11 @@ def run_train_student(args) -> int:
     import_tensorflow_quietly()
     from avse_tf.systems.pseudo_visual.train_student import train_student
 
-    result = train_student(args.data_root_lrs3_pretrain, args.checkpoint_dir, args.wav2lip_checkpoint_path,
+    teacher_checkpoint = getattr(args, f"{args.teacher}_checkpoint_path")
+    result = train_student(args.data_root_lrs3_pretrain, args.checkpoint_dir, teacher_checkpoint,
                            args.data_root_lrs3_train, args.noise_data_root, args.preset, args.batch_size, args.epochs,
                            args.steps_per_epoch, args.lr, args.face, seed=args.seed,
-                           initial_checkpoint=args.checkpoint_path)
+                           initial_checkpoint=args.checkpoint_path, teacher=args.teacher)
     print(f"train_student: best validation L1 {result['best_val_loss']:.4f}; student in {result['student']}")
     return 0
 

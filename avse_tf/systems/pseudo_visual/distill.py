@@ -11,7 +11,10 @@ batch 32 (the original's hparams).
 :class:`StudentDistillation` holds both networks and the face (a non-trainable weight, so a
 checkpoint carries the face its targets were made with); only the student's weights get gradients.
 Its validation also reports ``teacher_noisy_l1``: the same L1 for the teacher's own lips from the
-noisy mels, the figure distillation has to beat.
+noisy mels, the figure distillation has to beat. The teacher reads the audio its inputs ask for:
+Wav2Lip's mel windows (``mels`` / ``noisy_mels``) or, for ``--teacher speech2vid``
+(:mod:`.speech2vid_teacher`), Speech2Vid's MFCC windows (``mfccs`` / ``noisy_mfccs``); the student
+always reads ``noisy_mels``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import keras
 from avse_tf.systems.pseudo_visual.expert import lower_half
 from avse_tf.systems.pseudo_visual.faces import FACE_SIZE
 from avse_tf.systems.pseudo_visual.features import MEL_STEP, NUM_MELS
+from avse_tf.systems.pseudo_visual.speech2vid_teacher import teacher_audio_key
 
 
 def _frames(tensor, *shape):
@@ -40,6 +44,7 @@ class StudentDistillation(keras.Model):
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
+        self.teacher_audio = teacher_audio_key(teacher)
         self.face = self.add_weight(shape=(FACE_SIZE, FACE_SIZE, 3), initializer="zeros", trainable=False,
                                     name="fixed_face")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -64,26 +69,27 @@ class StudentDistillation(keras.Model):
         mels = inputs["noisy_mels"] if isinstance(inputs, dict) else inputs
         return self.student(mels, training=training)
 
-    def teacher_lower_half(self, mels):
-        """The frozen teacher's lips for ``mels`` ``[N, 16, 80]`` and the fixed face: ``[N, 48, 96, 3]``
-        (the face masked below as the target and whole as the reference, as ``teacher.teacher_lips``)."""
+    def teacher_lower_half(self, audio):
+        """The frozen teacher's lips for its audio windows ``[N, ...]`` (``[N, 16, 80]`` mels, or
+        ``[N, 12, 35]`` MFCCs for Speech2Vid) and the fixed face: ``[N, 48, 96, 3]`` (the face masked
+        below as the target and whole as the reference, as ``teacher.teacher_lips``)."""
         import tensorflow as tf
 
-        mels = tf.convert_to_tensor(mels, tf.float32)
+        audio = tf.convert_to_tensor(audio, tf.float32)
         rows = tf.range(FACE_SIZE)[:, None, None] < FACE_SIZE // 2
         masked = tf.where(rows, self.face, tf.zeros_like(self.face))
         pair = tf.concat([masked, self.face], axis=-1)[None]
-        inputs = tf.repeat(pair, tf.shape(mels)[0], axis=0)
-        return tf.stop_gradient(lower_half(self.teacher([inputs, mels], training=False)))
+        inputs = tf.repeat(pair, tf.shape(audio)[0], axis=0)
+        return tf.stop_gradient(lower_half(self.teacher([inputs, audio], training=False)))
 
     def _distillation_l1(self, data, training):
         import tensorflow as tf
 
-        clean = _frames(data["mels"], MEL_STEP, NUM_MELS)
-        noisy = _frames(data["noisy_mels"], MEL_STEP, NUM_MELS)
-        target = self.teacher_lower_half(clean)
-        lips = self.student(noisy, training=training)
-        return tf.reduce_mean(tf.abs(tf.cast(lips, tf.float32) - target)), noisy, target
+        audio_shape = tuple(self.teacher.inputs[1].shape[1:])
+        target = self.teacher_lower_half(_frames(data[self.teacher_audio], *audio_shape))
+        lips = self.student(_frames(data["noisy_mels"], MEL_STEP, NUM_MELS), training=training)
+        teacher_noisy_audio = _frames(data[f"noisy_{self.teacher_audio}"], *audio_shape)
+        return tf.reduce_mean(tf.abs(tf.cast(lips, tf.float32) - target)), teacher_noisy_audio, target
 
     def train_step(self, data):
         import tensorflow as tf

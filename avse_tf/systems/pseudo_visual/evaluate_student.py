@@ -60,6 +60,7 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
     from avse_tf.systems.pseudo_visual.evaluate_teacher import crop_face_box, held_out_clips
     from avse_tf.plots import frame_grid, save_png
     from avse_tf.systems.pseudo_visual.lipsync import speech_mel_windows, student_lips
+    from avse_tf.systems.pseudo_visual.speech2vid_teacher import MFCC_KEY, speech_mfcc_windows
     from avse_tf.systems.pseudo_visual.teacher import lower_half, teacher_lips
     from avse_tf.systems.pseudo_visual.train_student import NOISE_BANK_FOLDER
     from avse_tf.systems.pseudo_visual.train_teacher import load_checkpoint, split_records
@@ -77,16 +78,17 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
         rng = np.random.default_rng([int(seed), index])
         clean = clip["waveform"]
         noisy, _ = mix_at_snr(clean, noise[int(rng.integers(len(noise)))], snr_db, rng)
-        clean_windows, noisy_windows = speech_mel_windows(clean), speech_mel_windows(noisy)
-        frames = min(len(clip["faces"]), len(clean_windows))
-        clean_windows, noisy_windows = clean_windows[:frames], noisy_windows[:frames]
+        noisy_windows = speech_mel_windows(noisy)
+        frames = min(len(clip["faces"]), len(noisy_windows))
         faces = np.broadcast_to(face[None], (frames, FACE_SIZE, FACE_SIZE, 3))
 
-        def teacher_half(windows):
+        def teacher_half(waveform):
+            windows = (speech_mfcc_windows(waveform, frames) if distillation.teacher_audio == MFCC_KEY
+                       else speech_mel_windows(waveform)[:frames])
             return lower_half(teacher_lips(distillation.teacher, windows, faces, batch_size))
 
-        lips = {"teacher clean": teacher_half(clean_windows), "teacher noisy": teacher_half(noisy_windows),
-                "student noisy": student_lips(distillation.student, noisy_windows, batch_size)}
+        lips = {"teacher clean": teacher_half(clean), "teacher noisy": teacher_half(noisy),
+                "student noisy": student_lips(distillation.student, noisy_windows[:frames], batch_size)}
         openings = {name: measured_mouth_opening(full_faces(face, halves), box=box) for name, halves in lips.items()}
         envelope = speech_envelope(clean, frames)
         reference = lips["teacher clean"]

@@ -40,7 +40,9 @@ def load_noise(noise) -> list:
 
 
 class NoisyMels:
-    """Callable ``(decoded clip, start, window_frames, seed) -> (noisy_mels [W, 16, 80], snr_db)`` (module doc)."""
+    """Callable ``(decoded clip, start, window_frames, seed) -> (noisy_mels [W, 16, 80], snr_db)`` (module doc);
+    with ``with_waveform=True`` also the noisy clip: the clip's waveform with the mixed span in place
+    (what a teacher with other audio features, Speech2Vid's MFCC, reads)."""
 
     def __init__(self, noise, snrs_db=(0.0, 5.0, 10.0), augment: bool = False, mix_seconds: float = 1.0):
         self.noise = load_noise(noise)
@@ -56,7 +58,7 @@ class NoisyMels:
         example = noisy_example(speech, noise, rng, self.snrs_db, augment=self.augment)
         return example.mixture.astype(np.float32), np.float32(example.snr_db)
 
-    def __call__(self, clip, start, window_frames, seed=None):
+    def __call__(self, clip, start, window_frames, seed=None, with_waveform=False):
         import tensorflow as tf
 
         from avse_tf.systems.pseudo_visual.features import wav2lip_mel_tf, window_starts_tf
@@ -78,4 +80,13 @@ class NoisyMels:
         mixture.set_shape([None])
         mel = wav2lip_mel_tf(mixture, centred=False)
         windows = tf.gather(mel, (starts - crop_start)[:, None] + tf.range(MEL_STEP)[None, :])
-        return tf.ensure_shape(windows, [window_frames, MEL_STEP, NUM_MELS]), tf.ensure_shape(snr, [])
+        windows, snr = tf.ensure_shape(windows, [window_frames, MEL_STEP, NUM_MELS]), tf.ensure_shape(snr, [])
+        if not with_waveform:
+            return windows, snr
+        # The crop is padded[crop_start * 200:], i.e. the clip from sample crop_start * 200 - 400 (the
+        # reflected 400 samples at either end belong to no clip sample and are dropped).
+        offset = crop_start * HOP - 400
+        first = tf.maximum(offset, 0)
+        last = tf.minimum(offset + tf.shape(mixture)[0], tf.shape(waveform)[0])
+        noisy = tf.concat([waveform[:first], mixture[first - offset:last - offset], waveform[last:]], axis=0)
+        return windows, snr, noisy

@@ -194,13 +194,15 @@ def make_expert_dataset(records, batch_size=16, window_frames=WINDOW_FRAMES, min
 
 def make_student_dataset(records, noise, batch_size=32, window_frames=WINDOW_FRAMES, snrs_db=(0.0, 5.0, 10.0),
                          augment=False, mix_seconds=MIX_SECONDS, shuffle=True, seed=None, repeat=False,
-                         drop_remainder=False):
+                         drop_remainder=False, teacher_audio="mels"):
     """Batches of the teacher's examples plus ``noisy_mels`` ``[B, W, 16, 80]`` and ``snr_db`` ``[B]``
     (module doc). ``noise``: a folder (a noise bank: its training kinds; else every wav/flac in it)
-    or a list of 16 kHz float waveforms."""
+    or a list of 16 kHz float waveforms. ``teacher_audio="mfccs"`` (a Speech2Vid teacher) adds its
+    MFCC windows of the clean and the noisy clip, ``mfccs`` and ``noisy_mfccs`` ``[B, W, 12, 35]``."""
     import tensorflow as tf
 
     from avse_tf.systems.pseudo_visual.noisy import NoisyMels
+    from avse_tf.systems.pseudo_visual.speech2vid_teacher import MFCC_KEY, frame_mfcc_windows_tf
 
     _check(window_frames, batch_size)
     noisy = NoisyMels(noise, snrs_db, augment, mix_seconds)
@@ -208,7 +210,13 @@ def make_student_dataset(records, noise, batch_size=32, window_frames=WINDOW_FRA
 
     def example(clip):
         item = generator_example(clip, int(window_frames), seed)
-        item["noisy_mels"], item["snr_db"] = noisy(clip, item["start"], int(window_frames), _seed(seed, 3))
+        if teacher_audio != MFCC_KEY:
+            item["noisy_mels"], item["snr_db"] = noisy(clip, item["start"], int(window_frames), _seed(seed, 3))
+            return item
+        item["noisy_mels"], item["snr_db"], noisy_clip = noisy(clip, item["start"], int(window_frames), _seed(seed, 3),
+                                                               with_waveform=True)
+        item["mfccs"] = frame_mfcc_windows_tf(clip["waveform"], item["start"], int(window_frames))
+        item["noisy_mfccs"] = frame_mfcc_windows_tf(noisy_clip, item["start"], int(window_frames))
         return item
 
     dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -8,7 +8,8 @@ only), else the shared noise bank is written once into ``<checkpoint_dir>/noise_
 the test kinds are held out of training either way).
 
 The teacher: a ``.keras`` file trained by ``avse denoising train_teacher`` (its ``best.keras`` or
-folder). A PyTorch ``.pth`` is refused in one line: it is a pickle (never loaded here) of another
+folder), or with ``teacher="speech2vid"`` one trained by ``avse speech2vid train`` (behind the
+Wav2Lip teacher's interface, :mod:`.speech2vid_teacher`). A PyTorch ``.pth`` is refused in one line: it is a pickle (never loaded here) of another
 framework's weights. The fixed face (the original's ``taylor.jpg``): ``face`` (any image, resized
 to 96 x 96), else the first frame of the first training clip; written to ``<checkpoint_dir>/face.png``.
 
@@ -35,11 +36,25 @@ FACE_FILE = "face.png"
 NOISE_BANK_FOLDER = "noise_bank"
 
 
-def load_teacher(path, flag="--wav2lip_checkpoint_path"):
-    """The teacher's generator (a functional model) from ``train_teacher``'s ``.keras`` or folder; a
-    PyTorch checkpoint is refused in one line (:func:`train_teacher.load_checkpoint`)."""
+def load_teacher(path, flag=None, teacher="wav2lip"):
+    """The teacher's generator (a functional model ``[faces [N, 96, 96, 6], audio] -> face``) from
+    ``train_teacher``'s ``.keras`` or folder, or for ``teacher="speech2vid"`` from ``avse speech2vid
+    train``'s; a PyTorch checkpoint is refused in one line (:func:`train_teacher.load_checkpoint`)."""
+    from avse_tf.systems.pseudo_visual.speech2vid_teacher import TEACHERS, speech2vid_teacher
     from avse_tf.systems.pseudo_visual.train_teacher import load_checkpoint
 
+    if teacher not in TEACHERS:
+        raise UserInputError(f"--teacher {teacher}: unknown; choose one of {', '.join(TEACHERS)}")
+    flag = flag or f"--{teacher}_checkpoint_path"
+    if not path:
+        raise UserInputError(f"--teacher {teacher} needs {flag}: the checkpoint its training command wrote")
+    if teacher == "speech2vid":
+        from avse_tf.systems.speech2vid.model import Speech2VidModel
+
+        model = load_checkpoint(path, "speech2vid checkpoint", flag)
+        if not isinstance(model, Speech2VidModel):
+            _not_a(path, flag, "Speech2Vid generator (an `avse speech2vid train` checkpoint)")
+        return speech2vid_teacher(model)
     generator = getattr(load_checkpoint(path, "teacher checkpoint", flag), "generator", None)
     if generator is None:
         _not_a(path, flag, "teacher (a train_teacher checkpoint)")
@@ -119,8 +134,9 @@ def student_noise(noise_data_root, checkpoint_dir, seed=0):
 def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_root_train=None, noise_data_root=None,
                   preset="lipsync_student_cpu", batch_size=None, epochs=None, steps_per_epoch=None,
                   learning_rate=None, face=None, patience=None, seed=None, strategy=None, verbose="auto",
-                  initial_checkpoint=None) -> dict:
+                  initial_checkpoint=None, teacher="wav2lip") -> dict:
     """Distil the student (module doc); unset arguments take the preset's ``training`` values.
+    ``teacher``: ``"wav2lip"`` (``teacher_checkpoint`` from ``train_teacher``) or ``"speech2vid"``.
     ``initial_checkpoint``: a student whose weights start the run (the seed's ``--checkpoint_path``;
     resuming needs nothing: rerun the same command). Returns the fit summary plus ``student``: the
     path of ``student.keras``."""
@@ -130,6 +146,7 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
     from avse_tf.systems.presets import from_preset, get_preset
     from avse_tf.systems.pseudo_visual.distill import StudentDistillation
     from avse_tf.systems.pseudo_visual.pipeline import make_student_dataset
+    from avse_tf.systems.pseudo_visual.speech2vid_teacher import teacher_audio_key
     from avse_tf.systems.pseudo_visual.train_teacher import split_records, validation_steps_of
     from avse_tf.training import fit, get_strategy
     from avse_tf.utils import atomic_path
@@ -142,7 +159,8 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
                                     else [])
     train_records = [split_records(root, "training") for root in roots]
     validation_records = split_records(roots[-1], "validation")
-    teacher = load_teacher(teacher_checkpoint)
+    teacher_model = load_teacher(teacher_checkpoint, teacher=teacher)
+    teacher_audio = teacher_audio_key(teacher_model)
     os.makedirs(checkpoint_dir, exist_ok=True)
     noise = student_noise(noise_data_root, checkpoint_dir, seed or 0)
     face_path = os.path.join(checkpoint_dir, FACE_FILE)
@@ -157,11 +175,12 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
         keras.utils.set_random_seed(int(seed))
     strategy = strategy or get_strategy("auto")
     train_data = make_student_dataset(train_records, noise, batch_size, seed=seed, repeat=True,
-                                      drop_remainder=strategy.num_replicas_in_sync > 1)
-    validation_data = make_student_dataset(validation_records, noise, batch_size, shuffle=False, seed=1234)
+                                      drop_remainder=strategy.num_replicas_in_sync > 1, teacher_audio=teacher_audio)
+    validation_data = make_student_dataset(validation_records, noise, batch_size, shuffle=False, seed=1234,
+                                           teacher_audio=teacher_audio)
     steps_per_epoch = int(steps_per_epoch or settings.get("steps_per_epoch") or 1)
     with strategy.scope():
-        model = StudentDistillation(from_preset(preset), teacher)
+        model = StudentDistillation(from_preset(preset), teacher_model)
         if initial_checkpoint:
             model.student.set_weights(load_student(initial_checkpoint).get_weights())
         model.set_face(fixed_face)
