@@ -10,6 +10,11 @@ Frame counts follow the original code (fact sheets in shared/papers):
 * Kim et al. 2021 (VCA-GAN lip-to-speech): 640-sample periodic Hann (40 ms), hop 160 (10 ms), FFT
   640 -> 321 bins, centred frames: 320 samples reflected at each end (the original's Tacotron STFT,
   as ``librosa.stft(center=True, pad_mode="reflect")``), so 48000 samples give 1 + 48000 // 160 = 301.
+* Hegde et al. 2021 (pseudo-visual denoiser): 400-sample periodic Hann (25 ms), hop 160, FFT 512,
+  centred as librosa 0.7's ``stft(n_fft=512, win_length=400)``: 200 samples reflected at each end
+  and the window placed 56 samples into its 512-sample frame (librosa centres a shorter window in
+  the FFT frame, a linear phase ``exp(-2 pi i k 56 / 512)`` that ``window_offset`` reproduces), so
+  16000 samples give 1 + 16000 // 160 = 101 frames (the original drops the last).
 * Wav2Lip (Prajwal et al. 2020; the lip-sync mels of Hegde et al. 2021): 800-sample periodic Hann
   (50 ms), hop 200 (12.5 ms, 80 frames per second), FFT 800 -> 401 bins, centred as librosa 0.7's
   default (400 samples reflected at each end), so 48000 samples give 1 + 48000 // 200 = 241.
@@ -45,6 +50,7 @@ class StftConfig:
     pad_start: int = 0  # zeros prepended before framing (the 2019 code prepends 256)
     pad_end: bool = True
     reflect_pad: int = 0  # samples mirrored at both ends (centred frames, librosa's center=True)
+    window_offset: int = 0  # where the window starts inside the FFT frame (librosa centres a short one)
     citation: str = ""
 
     @property
@@ -89,7 +95,7 @@ KIM2021 = StftConfig(
 )
 HEGDE2021 = StftConfig(
     name="hegde2021", sample_rate=SAMPLE_RATE, frame_length=400, frame_step=160, fft_length=512,
-    pad_start=0, pad_end=True,
+    pad_start=0, pad_end=False, reflect_pad=200, window_offset=56,
     citation="Hegde et al., WACV 2021, arXiv 2012.10852 (denoiser STFT)",
 )
 WAV2LIP = StftConfig(
@@ -121,7 +127,7 @@ def stft(waveform, config="morrone2019") -> tf.Tensor:
     if config.reflect_pad:
         rank = waveform.shape.rank
         waveform = tf.pad(waveform, [[0, 0]] * (rank - 1) + [[config.reflect_pad] * 2], mode="REFLECT")
-    return tf.signal.stft(
+    spectrogram = tf.signal.stft(
         waveform,
         frame_length=config.frame_length,
         frame_step=config.frame_step,
@@ -129,6 +135,15 @@ def stft(waveform, config="morrone2019") -> tf.Tensor:
         window_fn=lambda length, dtype: tf.signal.hann_window(length, periodic=True, dtype=dtype),
         pad_end=config.pad_end,
     )
+    return spectrogram * _window_shift(config, spectrogram.dtype) if config.window_offset else spectrogram
+
+
+def _window_shift(config, dtype, sign=-1.0) -> tf.Tensor:
+    """``exp(sign 2 pi i k offset / fft_length)`` per bin: the phase of a window ``offset`` samples
+    into its FFT frame (sign -1), or its removal (+1)."""
+    bins = np.arange(config.num_bins)
+    shift = np.exp(sign * 2j * np.pi * bins * config.window_offset / config.fft_length)
+    return tf.constant(shift.astype(np.complex128 if dtype == tf.complex128 else np.complex64))
 
 
 def istft(spectrogram, config="morrone2019", num_samples=None) -> tf.Tensor:
@@ -136,6 +151,8 @@ def istft(spectrogram, config="morrone2019", num_samples=None) -> tf.Tensor:
     config = get_config(config)
     spectrogram = tf.convert_to_tensor(spectrogram)
     real_dtype = spectrogram.dtype.real_dtype
+    if config.window_offset:
+        spectrogram = spectrogram * _window_shift(config, spectrogram.dtype, sign=1.0)
     frames = tf.signal.irfft(spectrogram, fft_length=[config.fft_length])[..., : config.frame_length]
     window = config.window(real_dtype)
     signal = tf.signal.overlap_and_add(frames * window, config.frame_step)

@@ -9,8 +9,9 @@ on the CPU, one frame at a time, so they are accepted and have no effect).
 weights start the run); ``train_teacher --data_root --checkpoint_dir [--syncnet_checkpoint_path]``
 is Wav2Lip's ``wav2lip_train.py`` (without ``--syncnet_checkpoint_path`` the expert is trained first
 into ``<checkpoint_dir>/expert``); ``evaluate_teacher`` measures both on held-out clips. ``--data_root``
-is ``preprocess``'s ``--preprocessed_root``. The student and denoiser commands (``train_student``,
-``lipsync``, ``train``, ``inference``) come with those models.
+is ``preprocess``'s ``--preprocessed_root``. The student's: ``train_student`` (the seed's
+``lipsync/train_student.py``), ``lipsync`` (``lipsync/inference.py``), ``evaluate_student``; the
+denoiser's: ``train`` (the seed's ``train.py``); its ``inference`` and ``evaluate`` come next.
 """
 
 from __future__ import annotations
@@ -129,6 +130,28 @@ def register(subparsers) -> None:
     lipsync.add_argument("--batch_size", type=int, default=128)
     lipsync.set_defaults(func=run_lipsync)
 
+    denoiser = commands.add_parser(
+        "train", help="train the denoiser on noisy speech and the student's lips (train.py)",
+        description="The denoiser reads the noisy STFT (magnitude and phase) and a visual stream: the frozen student's "
+                    "lips from the noisy mels (--visual pseudo, the paper's), none (the audio-only ablation) or the "
+                    "corpus's real lips; L1 to the clean STFT. Resumable; writes CHECKPOINT_DIR/denoiser.keras.")
+    denoiser.add_argument("--data_root_lrs3_pretrain", required=True, help="a `denoising preprocess` output folder")
+    denoiser.add_argument("--data_root_lrs3_train", default=None,
+                          help="a second one: training clips of both; validation from this one")
+    denoiser.add_argument("--noise_data_root", default=None, help="a folder of noise wavs or one written by `avse "
+                          "noise-bank`; default: the shared bank, written into CHECKPOINT_DIR/noise_bank")
+    denoiser.add_argument("--lipsync_student_model_path", default=None,
+                          help="the student (`train_student` folder or student.keras); .pth files are refused")
+    denoiser.add_argument("--checkpoint_dir", required=True, help="training folder; a rerun resumes")
+    denoiser.add_argument("--checkpoint_path", default=None, help="a denoiser checkpoint whose weights start the run")
+    denoiser.add_argument("--visual", choices=("pseudo", "none", "real"), default="pseudo",
+                          help="the visual stream: pseudo (default, the student's lips), none, real")
+    denoiser.add_argument("--preset", default="pseudo_visual_denoiser_cpu", help="default pseudo_visual_denoiser_cpu")
+    for flag, kind in (("--batch_size", int), ("--epochs", int), ("--lr", float), ("--steps_per_epoch", int)):
+        denoiser.add_argument(flag, type=kind, default=None, help="default: the preset's")
+    denoiser.add_argument("--seed", type=int, default=None)
+    denoiser.set_defaults(func=run_train_denoiser, work_folder="checkpoint_dir")
+
     evaluate_s = commands.add_parser(
         "evaluate_student", help="student vs teacher lips from noisy speech, against the teacher's clean-speech lips",
         description="Held-out clips mixed with held-out noise kinds at --snr dB: L1 and mouth-opening agreement of the "
@@ -198,6 +221,18 @@ def run_train_student(args) -> int:
                            args.steps_per_epoch, args.lr, args.face, seed=args.seed,
                            initial_checkpoint=args.checkpoint_path, teacher=args.teacher)
     print(f"train_student: best validation L1 {result['best_val_loss']:.4f}; student in {result['student']}")
+    return 0
+
+
+def run_train_denoiser(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.train_denoiser import train_denoiser
+
+    result = train_denoiser(args.data_root_lrs3_pretrain, args.checkpoint_dir, args.lipsync_student_model_path,
+                            args.data_root_lrs3_train, args.noise_data_root, args.preset, args.visual,
+                            args.batch_size, args.epochs, args.steps_per_epoch, args.lr, seed=args.seed,
+                            initial_checkpoint=args.checkpoint_path)
+    print(f"train: best validation L1 {result['best_val_loss']:.4f}; denoiser in {result['denoiser']}")
     return 0
 
 

@@ -47,6 +47,39 @@ def conv1d_block(x, filters, kernel=3, residual=False, name=None):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+@keras.saving.register_keras_serializable(package="avse_tf")
+class PerFrame(keras.layers.Layer):
+    """Applies a per-frame model to ``[B, T, ...]`` as one batch of ``B * T`` frames and returns
+    ``[B, T, features]``. ``keras.layers.TimeDistributed`` does the same but took 27 s to trace its
+    gradient here (against 1 s for this reshape), on every training start."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def build(self, input_shape):
+        self.model.build((None, *input_shape[2:]))
+        self.built = True
+
+    def call(self, frames, training=None):
+        shape = keras.ops.shape(frames)
+        merged = keras.ops.reshape(frames, (-1, *frames.shape[2:]))
+        features = self.model(merged, training=training)
+        return keras.ops.reshape(features, (shape[0], shape[1], features.shape[-1]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.model.output_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model = keras.saving.deserialize_keras_object(config.pop("model"))
+        return cls(model, **config)
+
+
 def lip_encoder(width=1.0, name="lip_encoder") -> keras.Model:
     """One lower face ``[48, 96, 3]`` -> ``[512 width]`` (48 x 96 -> 48 x 48 -> 24 -> 12 -> 6 -> 3 -> 1)."""
     from keras import layers
@@ -74,7 +107,7 @@ def pseudo_visual_denoiser(width=1.0, audio_residual=5, decoder_residual=14, nam
         audio = conv1d_block(audio, channels(600, width), residual=True, name=f"audio_res{index + 1}")
     audio = conv1d_block(audio, channels(600, width), name="audio_out")
 
-    visual = layers.TimeDistributed(lip_encoder(width), name="lip_frames")(lips)
+    visual = PerFrame(lip_encoder(width), name="lip_frames")(lips)
     for index in range(2):  # 25 -> 50 -> 100 frames
         visual = layers.UpSampling1D(2, name=f"time_up{index + 1}")(visual)
         visual = conv1d_block(visual, channels(512, width), name=f"time_up{index + 1}")
@@ -89,4 +122,4 @@ def pseudo_visual_denoiser(width=1.0, audio_residual=5, decoder_residual=14, nam
     return keras.Model({"stft": stft, "lips": lips}, output, name=name)
 
 
-__all__ = ["pseudo_visual_denoiser", "lip_encoder", "conv1d_block", "STFT_CHANNELS", "LIP_SHAPE", "FRAMES_PER_LIP"]
+__all__ = ["pseudo_visual_denoiser", "lip_encoder", "PerFrame", "conv1d_block", "STFT_CHANNELS", "LIP_SHAPE", "FRAMES_PER_LIP"]
