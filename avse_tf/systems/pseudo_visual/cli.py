@@ -11,7 +11,7 @@ is Wav2Lip's ``wav2lip_train.py`` (without ``--syncnet_checkpoint_path`` the exp
 into ``<checkpoint_dir>/expert``); ``evaluate_teacher`` measures both on held-out clips. ``--data_root``
 is ``preprocess``'s ``--preprocessed_root``. The student's: ``train_student`` (the seed's
 ``lipsync/train_student.py``), ``lipsync`` (``lipsync/inference.py``), ``evaluate_student``; the
-denoiser's: ``train`` (the seed's ``train.py``); its ``inference`` and ``evaluate`` come next.
+denoiser's: ``train`` (the seed's ``train.py``), ``inference`` (``inference.py``); ``evaluate`` comes next.
 """
 
 from __future__ import annotations
@@ -152,6 +152,18 @@ def register(subparsers) -> None:
     denoiser.add_argument("--seed", type=int, default=None)
     denoiser.set_defaults(func=run_train_denoiser, work_folder="checkpoint_dir")
 
+    infer = commands.add_parser(
+        "inference", help="denoise any audio or video file: RESULTS_DIR/result.wav or result.mp4 (inference.py)",
+        description="1 s windows with 0.2 s overlap, cross-faded; inputs of any length come back with exactly their "
+                    "length; a video input gives an mp4 with the denoised audio.")
+    infer.add_argument("--lipsync_student_model_path", default=None,
+                       help="the student (default: the one saved in the denoiser checkpoint)")
+    infer.add_argument("--checkpoint_path", required=True, help="the `denoising train` folder or its best.keras")
+    infer.add_argument("--input", required=True, help="a noisy audio or video file")
+    infer.add_argument("--results_dir", default="results", help="output folder (default results/)")
+    infer.add_argument("--batch_size", type=int, default=16, help="1 s windows per batch")
+    infer.set_defaults(func=run_inference)
+
     evaluate_s = commands.add_parser(
         "evaluate_student", help="student vs teacher lips from noisy speech, against the teacher's clean-speech lips",
         description="Held-out clips mixed with held-out noise kinds at --snr dB: L1 and mouth-opening agreement of the "
@@ -233,6 +245,16 @@ def run_train_denoiser(args) -> int:
                             args.batch_size, args.epochs, args.steps_per_epoch, args.lr, seed=args.seed,
                             initial_checkpoint=args.checkpoint_path)
     print(f"train: best validation L1 {result['best_val_loss']:.4f}; denoiser in {result['denoiser']}")
+    return 0
+
+
+def run_inference(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.inference import inference
+
+    result = inference(args.lipsync_student_model_path, args.checkpoint_path, args.input, args.results_dir,
+                       args.batch_size)
+    print(f"inference: {result['samples']} samples in {result['windows']} windows -> {result['output']}")
     return 0
 
 
