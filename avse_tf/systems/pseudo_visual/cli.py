@@ -96,12 +96,7 @@ def register(subparsers) -> None:
         description="The student reads noisy mels (noise mixed on the fly at 0, 5 or 10 dB) and learns the lower half "
                     "of the teacher's face from the clean mels and a fixed face (L1). Resumable; writes "
                     "CHECKPOINT_DIR/student.keras at the end.")
-    student.add_argument("--data_root_lrs3_pretrain", required=True,
-                         help="a `denoising preprocess` output folder (the seed's preprocessed LRS3 pretrain set)")
-    student.add_argument("--data_root_lrs3_train", default=None,
-                         help="a second one (the seed's trainval set): training clips of both; validation from this one")
-    student.add_argument("--noise_data_root", default=None, help="a folder of noise wavs (VGGSound-style) or one "
-                         "written by `avse noise-bank`; default: the shared bank, written into CHECKPOINT_DIR/noise_bank")
+    _lrs3_flags(student)
     student.add_argument("--wav2lip_checkpoint_path", default=None,
                          help="the teacher trained by `train_teacher` (.keras or its folder); .pth files are refused")
     student.add_argument("--teacher", choices=("wav2lip", "speech2vid"), default="wav2lip",
@@ -109,14 +104,10 @@ def register(subparsers) -> None:
     student.add_argument("--speech2vid_checkpoint_path", default=None,
                          help="with --teacher speech2vid: a generator trained by `avse speech2vid train` (its 112 x 112 "
                               "face resized to 96 x 96, lower half taken)")
-    student.add_argument("--checkpoint_dir", required=True, help="training folder; a rerun resumes")
     student.add_argument("--checkpoint_path", default=None, help="a student .keras whose weights start the run")
     student.add_argument("--face", default=None, help="the fixed face image (default: the first frame of the first "
                          "training clip); saved as CHECKPOINT_DIR/face.png")
-    student.add_argument("--preset", default="lipsync_student_cpu", help="default lipsync_student_cpu")
-    for flag, kind in (("--batch_size", int), ("--epochs", int), ("--lr", float), ("--steps_per_epoch", int)):
-        student.add_argument(flag, type=kind, default=None, help="default: the preset's")
-    student.add_argument("--seed", type=int, default=None)
+    _schedule_flags(student, "lipsync_student_cpu")
     student.set_defaults(func=run_train_student, work_folder="checkpoint_dir")
 
     lipsync = commands.add_parser(
@@ -135,21 +126,13 @@ def register(subparsers) -> None:
         description="The denoiser reads the noisy STFT (magnitude and phase) and a visual stream: the frozen student's "
                     "lips from the noisy mels (--visual pseudo, the paper's), none (the audio-only ablation) or the "
                     "corpus's real lips; L1 to the clean STFT. Resumable; writes CHECKPOINT_DIR/denoiser.keras.")
-    denoiser.add_argument("--data_root_lrs3_pretrain", required=True, help="a `denoising preprocess` output folder")
-    denoiser.add_argument("--data_root_lrs3_train", default=None,
-                          help="a second one: training clips of both; validation from this one")
-    denoiser.add_argument("--noise_data_root", default=None, help="a folder of noise wavs or one written by `avse "
-                          "noise-bank`; default: the shared bank, written into CHECKPOINT_DIR/noise_bank")
+    _lrs3_flags(denoiser)
     denoiser.add_argument("--lipsync_student_model_path", default=None,
                           help="the student (`train_student` folder or student.keras); .pth files are refused")
-    denoiser.add_argument("--checkpoint_dir", required=True, help="training folder; a rerun resumes")
     denoiser.add_argument("--checkpoint_path", default=None, help="a denoiser checkpoint whose weights start the run")
     denoiser.add_argument("--visual", choices=("pseudo", "none", "real"), default="pseudo",
                           help="the visual stream: pseudo (default, the student's lips), none, real")
-    denoiser.add_argument("--preset", default="pseudo_visual_denoiser_cpu", help="default pseudo_visual_denoiser_cpu")
-    for flag, kind in (("--batch_size", int), ("--epochs", int), ("--lr", float), ("--steps_per_epoch", int)):
-        denoiser.add_argument(flag, type=kind, default=None, help="default: the preset's")
-    denoiser.add_argument("--seed", type=int, default=None)
+    _schedule_flags(denoiser, "pseudo_visual_denoiser_cpu")
     denoiser.set_defaults(func=run_train_denoiser, work_folder="checkpoint_dir")
 
     infer = commands.add_parser(
@@ -178,6 +161,24 @@ def register(subparsers) -> None:
     evaluate_s.add_argument("--max_clips", type=int, default=None)
     evaluate_s.add_argument("--output_dir", required=True, help="writes table.txt, metrics.csv, frames.png")
     evaluate_s.set_defaults(func=run_evaluate_student)
+
+
+def _lrs3_flags(parser) -> None:
+    """The seed's data flags of ``train_student`` and ``train`` (its two LRS3 roots and VGGSound)."""
+    parser.add_argument("--data_root_lrs3_pretrain", required=True,
+                        help="a `denoising preprocess` output folder (the seed's preprocessed LRS3 pretrain set)")
+    parser.add_argument("--data_root_lrs3_train", default=None,
+                        help="a second one (the seed's trainval set): training clips of both; validation from this one")
+    parser.add_argument("--noise_data_root", default=None, help="a folder of noise wavs (VGGSound-style) or one "
+                        "written by `avse noise-bank`; default: the shared bank, written into CHECKPOINT_DIR/noise_bank")
+    parser.add_argument("--checkpoint_dir", required=True, help="training folder; a rerun resumes")
+
+
+def _schedule_flags(parser, preset) -> None:
+    parser.add_argument("--preset", default=preset, help=f"default {preset}")
+    for flag, kind in (("--batch_size", int), ("--epochs", int), ("--lr", float), ("--steps_per_epoch", int)):
+        parser.add_argument(flag, type=kind, default=None, help="default: the preset's")
+    parser.add_argument("--seed", type=int, default=None)
 
 
 def run_preprocess(args) -> int:

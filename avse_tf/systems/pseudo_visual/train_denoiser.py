@@ -46,11 +46,12 @@ def train_denoiser(data_root_pretrain, checkpoint_dir, student_checkpoint=None, 
 
     from avse_tf.errors import UserInputError
     from avse_tf.records import record_errors
-    from avse_tf.systems.presets import from_preset, get_preset
+    from avse_tf.systems.presets import from_preset
     from avse_tf.systems.pseudo_visual.denoiser_data import make_denoiser_dataset
     from avse_tf.systems.pseudo_visual.denoiser_training import VISUAL_STREAMS, DenoiserTraining
-    from avse_tf.systems.pseudo_visual.train_student import load_student, student_noise
-    from avse_tf.systems.pseudo_visual.train_teacher import split_records, validation_steps_of
+    from avse_tf.systems.pseudo_visual.train_student import (load_student, lrs3_records, preset_schedule,
+                                                             student_noise)
+    from avse_tf.systems.pseudo_visual.train_teacher import validation_steps_of
     from avse_tf.training import fit, get_strategy
     from avse_tf.utils import atomic_path
 
@@ -59,14 +60,8 @@ def train_denoiser(data_root_pretrain, checkpoint_dir, student_checkpoint=None, 
     if visual == "pseudo" and not student_checkpoint:
         raise UserInputError("the pseudo-lip denoiser needs --lipsync_student_model_path (a `denoising "
                              "train_student` folder or its student.keras); --visual none trains the audio-only one")
-    settings = get_preset(preset)["training"]
-    batch_size = int(batch_size or settings["batch_size"])
-    epochs = int(epochs or settings["epochs"])
-    learning_rate = float(learning_rate or settings["learning_rate"])
-    roots = [data_root_pretrain] + ([data_root_train] if data_root_train and data_root_train != data_root_pretrain
-                                    else [])
-    train_records = [split_records(root, "training") for root in roots]
-    validation_records = split_records(roots[-1], "validation")
+    settings, batch_size, epochs, learning_rate = preset_schedule(preset, batch_size, epochs, learning_rate)
+    train_records, validation_records = lrs3_records(data_root_pretrain, data_root_train)
     student = load_student(student_checkpoint, "--lipsync_student_model_path") if visual == "pseudo" else None
     os.makedirs(checkpoint_dir, exist_ok=True)
     noise = student_noise(noise_data_root, checkpoint_dir, seed or 0)

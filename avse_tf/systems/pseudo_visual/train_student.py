@@ -131,6 +131,25 @@ def student_noise(noise_data_root, checkpoint_dir, seed=0):
     return bank
 
 
+def preset_schedule(preset, batch_size=None, epochs=None, learning_rate=None):
+    """The preset's ``training`` settings and the batch size, epochs and learning rate, given or its."""
+    from avse_tf.systems.presets import get_preset
+
+    settings = get_preset(preset)["training"]
+    return (settings, int(batch_size or settings["batch_size"]), int(epochs or settings["epochs"]),
+            float(learning_rate or settings["learning_rate"]))
+
+
+def lrs3_records(data_root_pretrain, data_root_train=None):
+    """The seed's two preprocessed roots -> (training records of both, validation records of the
+    second, or of the first when only one is given)."""
+    from avse_tf.systems.pseudo_visual.train_teacher import split_records
+
+    roots = [data_root_pretrain] + ([data_root_train] if data_root_train and data_root_train != data_root_pretrain
+                                    else [])
+    return [split_records(root, "training") for root in roots], split_records(roots[-1], "validation")
+
+
 def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_root_train=None, noise_data_root=None,
                   preset="lipsync_student_cpu", batch_size=None, epochs=None, steps_per_epoch=None,
                   learning_rate=None, face=None, patience=None, seed=None, strategy=None, verbose="auto",
@@ -143,22 +162,16 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
     import keras
 
     from avse_tf.records import record_errors
-    from avse_tf.systems.presets import from_preset, get_preset
+    from avse_tf.systems.presets import from_preset
     from avse_tf.systems.pseudo_visual.distill import StudentDistillation
     from avse_tf.systems.pseudo_visual.pipeline import make_student_dataset
     from avse_tf.systems.pseudo_visual.speech2vid_teacher import teacher_audio_key
-    from avse_tf.systems.pseudo_visual.train_teacher import split_records, validation_steps_of
+    from avse_tf.systems.pseudo_visual.train_teacher import validation_steps_of
     from avse_tf.training import fit, get_strategy
     from avse_tf.utils import atomic_path
 
-    settings = get_preset(preset)["training"]
-    batch_size = int(batch_size or settings["batch_size"])
-    epochs = int(epochs or settings["epochs"])
-    learning_rate = float(learning_rate or settings["learning_rate"])
-    roots = [data_root_pretrain] + ([data_root_train] if data_root_train and data_root_train != data_root_pretrain
-                                    else [])
-    train_records = [split_records(root, "training") for root in roots]
-    validation_records = split_records(roots[-1], "validation")
+    settings, batch_size, epochs, learning_rate = preset_schedule(preset, batch_size, epochs, learning_rate)
+    train_records, validation_records = lrs3_records(data_root_pretrain, data_root_train)
     teacher_model = load_teacher(teacher_checkpoint, teacher=teacher)
     teacher_audio = teacher_audio_key(teacher_model)
     os.makedirs(checkpoint_dir, exist_ok=True)
@@ -197,5 +210,5 @@ def train_student(data_root_pretrain, checkpoint_dir, teacher_checkpoint, data_r
     return {**summary, "student": student_path}
 
 
-__all__ = ["train_student", "load_teacher", "load_student", "read_face", "first_face", "student_noise",
+__all__ = ["train_student", "preset_schedule", "lrs3_records", "load_teacher", "load_student", "read_face", "first_face", "student_noise",
            "STUDENT_CHECKPOINT", "FACE_FILE"]
