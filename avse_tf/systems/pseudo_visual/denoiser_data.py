@@ -24,11 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from avse_tf.systems.pseudo_visual.faces import FACE_SIZE
+from avse_tf.systems.pseudo_visual.features import SAMPLES_PER_VIDEO_FRAME
 
 MAG_DB_RANGE = (-100.0, 80.0)
 STFT_CONFIG = "hegde2021"
 WINDOW_FRAMES = 25  # 1 s of video: the original's N / wav_step_size 16000
-SAMPLES_PER_VIDEO_FRAME = 640
 
 
 def stft_features(waveform):

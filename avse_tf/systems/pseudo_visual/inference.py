@@ -20,8 +20,8 @@ import numpy as np
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import AudioReadError, UserInputError
 from avse_tf.systems.pseudo_visual.denoiser_data import WINDOW_FRAMES
+from avse_tf.systems.pseudo_visual.features import SAMPLES_PER_VIDEO_FRAME
 
-SAMPLES_PER_VIDEO_FRAME = 640
 WINDOW_SAMPLES = WINDOW_FRAMES * SAMPLES_PER_VIDEO_FRAME  # 16000: 1 s
 OVERLAP_SAMPLES = 3200  # the original's wav_step_overlap
 HOP_SAMPLES = WINDOW_SAMPLES - OVERLAP_SAMPLES  # 12800: 20 video frames
