@@ -89,3 +89,22 @@ def pseudo_visual_teacher(pseudo_visual_preprocessed, tmp_path_factory):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "train_teacher: best validation L1" in result.stdout
     return {**PSEUDO_VISUAL_TEACHER_RUN, "checkpoint_dir": checkpoint_dir}
+
+
+# A tiny distillation: enough to check the machinery and the evaluations; the model card has the
+# larger run whose numbers the acceptance claims are about.
+PSEUDO_VISUAL_STUDENT_ARGS = ["--epochs", "2", "--steps_per_epoch", "4", "--batch_size", "4", "--seed", "0"]
+
+
+@pytest.fixture(scope="session")
+def pseudo_visual_student(pseudo_visual_preprocessed, pseudo_visual_teacher, tmp_path_factory):
+    """`avse denoising train_student` from the session's teacher: ``(checkpoint_dir, argv)``; the
+    student's tests and the denoiser's (its frozen student) share it."""
+    from avse_tf.cli.main import main
+
+    checkpoint_dir = str(tmp_path_factory.mktemp("student") / "run")
+    argv = ["denoising", "train_student", "--data_root_lrs3_pretrain", pseudo_visual_preprocessed,
+            "--wav2lip_checkpoint_path", pseudo_visual_teacher["checkpoint_dir"], "--checkpoint_dir", checkpoint_dir,
+            *PSEUDO_VISUAL_STUDENT_ARGS]
+    assert main(argv) == 0
+    return checkpoint_dir, argv

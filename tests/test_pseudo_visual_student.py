@@ -11,10 +11,6 @@ import pytest
 
 from avse_tf.cli.main import main
 
-# A tiny distillation: enough to check the machinery and the evaluation; the model card has the
-# larger run whose numbers the acceptance claim is about.
-STUDENT_ARGS = ["--epochs", "2", "--steps_per_epoch", "4", "--batch_size", "4", "--seed", "0"]
-
 
 def _conv(cin, cout, kernel=3, batch_norm=True):
     """Parameters of one of the original's Conv2d / ConvTranspose2d blocks, counted as Keras does
@@ -40,12 +36,9 @@ def test_paper_student_has_the_original_layers_and_feature_maps():
 
 
 @pytest.fixture(scope="module")
-def distilled(pseudo_visual_preprocessed, pseudo_visual_teacher, tmp_path_factory):
-    checkpoint_dir = str(tmp_path_factory.mktemp("student") / "run")
-    argv = ["denoising", "train_student", "--data_root_lrs3_pretrain", pseudo_visual_preprocessed,
-            "--wav2lip_checkpoint_path", pseudo_visual_teacher["checkpoint_dir"], "--checkpoint_dir", checkpoint_dir, *STUDENT_ARGS]
-    assert main(argv) == 0
-    return checkpoint_dir, argv
+def distilled(pseudo_visual_student):
+    """The session's student run (conftest): ``(checkpoint_dir, argv)``."""
+    return pseudo_visual_student
 
 
 def test_train_student_writes_the_student_face_and_noise_and_resumes(distilled, capsys):
@@ -74,7 +67,7 @@ def test_train_student_writes_the_student_face_and_noise_and_resumes(distilled, 
 def test_pytorch_teacher_and_missing_records_are_one_line_errors(pseudo_visual_preprocessed, tmp_path, capsys):
     pth = tmp_path / "wav2lip.pth"
     pth.write_bytes(b"\x80\x02not loaded")
-    base = ["denoising", "train_student", "--checkpoint_dir", str(tmp_path / "c"), *STUDENT_ARGS]
+    base = ["denoising", "train_student", "--checkpoint_dir", str(tmp_path / "c"), "--epochs", "1", "--steps_per_epoch", "1"]
     assert main([*base, "--data_root_lrs3_pretrain", pseudo_visual_preprocessed, "--wav2lip_checkpoint_path",
                  str(pth)]) == 2
     error = capsys.readouterr().err.strip()

@@ -11,7 +11,8 @@ is Wav2Lip's ``wav2lip_train.py`` (without ``--syncnet_checkpoint_path`` the exp
 into ``<checkpoint_dir>/expert``); ``evaluate_teacher`` measures both on held-out clips. ``--data_root``
 is ``preprocess``'s ``--preprocessed_root``. The student's: ``train_student`` (the seed's
 ``lipsync/train_student.py``), ``lipsync`` (``lipsync/inference.py``), ``evaluate_student``; the
-denoiser's: ``train`` (the seed's ``train.py``), ``inference`` (``inference.py``); ``evaluate`` comes next.
+denoiser's: ``train`` (the seed's ``train.py``), ``inference`` (``inference.py``) and ``evaluate`` (PESQ, STOI, ESTOI,
+SI-SDR, WER; the original released none).
 """
 
 from __future__ import annotations
@@ -162,6 +163,28 @@ def register(subparsers) -> None:
     evaluate_s.add_argument("--output_dir", required=True, help="writes table.txt, metrics.csv, frames.png")
     evaluate_s.set_defaults(func=run_evaluate_student)
 
+    evaluate = commands.add_parser(
+        "evaluate", help="PESQ, STOI, ESTOI, SI-SDR and WER per SNR and noise kind: noisy, audio-only, pseudo lips, "
+                         "teacher clean lips, true video",
+        description="Held-out clips mixed with the bank's held-out noise kinds at each --snrs value; every given "
+                    "denoiser on the whole clip; table.txt, metrics.csv, summary.json.")
+    evaluate.add_argument("--data_root", required=True, help="a `denoising preprocess` output folder")
+    evaluate.add_argument("--checkpoint_path", default=None, help="the pseudo-lip denoiser (`train` folder)")
+    evaluate.add_argument("--audio_only_checkpoint_path", default=None, help="the `train --visual none` folder")
+    evaluate.add_argument("--true_video_checkpoint_path", default=None, help="the `train --visual real` folder")
+    evaluate.add_argument("--student_checkpoint_dir", default=None,
+                          help="the train_student folder: its teacher's lips from the clean speech, given to the "
+                               "pseudo-lip denoiser (the paper's real-lips comparison)")
+    evaluate.add_argument("--corpus_root", default=None, help="the corpus preprocessed (the clips' words, for WER)")
+    evaluate.add_argument("--split", default="unseen", help="held-out split: unseen (default) or test")
+    evaluate.add_argument("--snrs", default="0,5,10", help="comma-separated dB (default 0,5,10)")
+    evaluate.add_argument("--noise_data_root", default=None,
+                          help="noise bank (its test kinds are used); default: the one in the first checkpoint folder")
+    evaluate.add_argument("--max_clips", type=int, default=None)
+    evaluate.add_argument("--seed", type=int, default=0, help="noise clip and offset seed")
+    evaluate.add_argument("--output_dir", required=True, help="writes table.txt, metrics.csv, summary.json")
+    evaluate.set_defaults(func=run_evaluate)
+
 
 def _lrs3_flags(parser) -> None:
     """The seed's data flags of ``train_student`` and ``train`` (its two LRS3 roots and VGGSound)."""
@@ -274,5 +297,21 @@ def run_evaluate_student(args) -> int:
 
     result = evaluate_student(args.checkpoint_path, args.data_root, args.output_dir, args.split, args.snr,
                               args.noise_data_root, args.max_clips)
+    print(result["table"])
+    return 0
+
+
+def run_evaluate(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.errors import UserInputError
+    from avse_tf.systems.pseudo_visual.evaluate_denoiser import evaluate_denoiser
+
+    try:
+        snrs = tuple(float(value) for value in args.snrs.split(",") if value.strip())
+    except ValueError:
+        raise UserInputError(f"--snrs {args.snrs}: give comma-separated numbers of dB, e.g. 0,5,10") from None
+    result = evaluate_denoiser(args.data_root, args.output_dir, args.checkpoint_path, args.audio_only_checkpoint_path,
+                               args.true_video_checkpoint_path, args.student_checkpoint_dir, args.corpus_root,
+                               args.split, snrs or (0.0,), args.noise_data_root, args.max_clips, args.seed)
     print(result["table"])
     return 0

@@ -25,7 +25,6 @@ import os
 
 import numpy as np
 
-from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 from avse_tf.systems.pseudo_visual.faces import FACE_SIZE
 
@@ -35,17 +34,28 @@ HALF = FACE_SIZE // 2
 
 def held_out_noise(noise_data_root) -> list:
     """Waveforms of the bank's held-out test kinds (a plain folder: all its wavs)."""
-    from avse_tf.audio.io import load_audio
-    from avse_tf.data.noise import noise_clips
-    from avse_tf.data.noise.registry import TEST
+    from avse_tf.systems.pseudo_visual.evaluate_denoiser import held_out_noise_kinds
 
-    return [load_audio(path, SAMPLE_RATE) for path in noise_clips(noise_data_root, split=TEST)]
+    return [waveform for waveforms in held_out_noise_kinds(noise_data_root).values() for waveform in waveforms]
 
 
 def full_faces(face, lower_halves) -> np.ndarray:
     """The fixed face's upper half over each generated lower half: ``[T, 96, 96, 3]`` in [0, 1]."""
     upper = np.broadcast_to(np.asarray(face, np.float32)[None, :HALF], (len(lower_halves), HALF, FACE_SIZE, 3))
     return np.concatenate([upper, np.asarray(lower_halves, np.float32)], axis=1)
+
+
+def teacher_lower_halves(distillation, waveform, frames, batch_size=64) -> np.ndarray:
+    """The teacher's lower halves ``[frames, 48, 96, 3]`` for ``waveform`` on the distillation's fixed
+    face (its audio features: Wav2Lip's mel windows or Speech2Vid's MFCC windows)."""
+    from avse_tf.systems.pseudo_visual.lipsync import speech_mel_windows
+    from avse_tf.systems.pseudo_visual.speech2vid_teacher import MFCC_KEY, speech_mfcc_windows
+    from avse_tf.systems.pseudo_visual.teacher import lower_half, teacher_lips
+
+    faces = np.broadcast_to(np.asarray(distillation.face)[None], (frames, FACE_SIZE, FACE_SIZE, 3))
+    windows = (speech_mfcc_windows(waveform, frames) if distillation.teacher_audio == MFCC_KEY
+               else speech_mel_windows(waveform)[:frames])
+    return lower_half(teacher_lips(distillation.teacher, windows, faces, batch_size))
 
 
 def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unseen", snr_db=0.0, noise_data_root=None,
@@ -60,8 +70,6 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
     from avse_tf.systems.pseudo_visual.evaluate_teacher import crop_face_box, held_out_clips
     from avse_tf.plots import frame_grid, save_png
     from avse_tf.systems.pseudo_visual.lipsync import speech_mel_windows, student_lips
-    from avse_tf.systems.pseudo_visual.speech2vid_teacher import MFCC_KEY, speech_mfcc_windows
-    from avse_tf.systems.pseudo_visual.teacher import lower_half, teacher_lips
     from avse_tf.systems.pseudo_visual.train_student import NOISE_BANK_FOLDER
     from avse_tf.systems.pseudo_visual.train_teacher import load_checkpoint, split_records
     from avse_tf.utils import atomic_path, atomic_write_text
@@ -80,12 +88,9 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
         noisy, _ = mix_at_snr(clean, noise[int(rng.integers(len(noise)))], snr_db, rng)
         noisy_windows = speech_mel_windows(noisy)
         frames = min(len(clip["faces"]), len(noisy_windows))
-        faces = np.broadcast_to(face[None], (frames, FACE_SIZE, FACE_SIZE, 3))
 
         def teacher_half(waveform):
-            windows = (speech_mfcc_windows(waveform, frames) if distillation.teacher_audio == MFCC_KEY
-                       else speech_mel_windows(waveform)[:frames])
-            return lower_half(teacher_lips(distillation.teacher, windows, faces, batch_size))
+            return teacher_lower_halves(distillation, waveform, frames, batch_size)
 
         lips = {"teacher clean": teacher_half(clean), "teacher noisy": teacher_half(noisy),
                 "student noisy": student_lips(distillation.student, noisy_windows[:frames], batch_size)}
@@ -119,4 +124,4 @@ def evaluate_student(checkpoint_dir, preprocessed_root, output_dir, split="unsee
     return {"table": header + "\n" + table, "means": means, "clips": len(clips)}
 
 
-__all__ = ["evaluate_student", "held_out_noise", "full_faces", "METHODS"]
+__all__ = ["evaluate_student", "teacher_lower_halves", "held_out_noise", "full_faces", "METHODS"]

@@ -39,10 +39,12 @@ def _crossfade_weights() -> np.ndarray:
     return weights
 
 
-def denoise(model, waveform, batch_size=16) -> np.ndarray:
+def denoise(model, waveform, batch_size=16, lips=None) -> np.ndarray:
     """The denoised waveform, exactly as long as ``waveform`` (module doc). ``model``: a
     :class:`~.denoiser_training.DenoiserTraining` (its visual stream: the student's lips, or zeros
-    for the audio-only denoiser; the real-lips one needs face crops and is refused)."""
+    for the audio-only denoiser). ``lips``: lower faces ``[F, 48, 96, 3]`` in [0, 1], one per video
+    frame of the input, replace that stream (the real-lips denoiser needs them; the evaluation also
+    gives the pseudo-lip one the teacher's lips from clean speech); frames past ``F`` repeat the last."""
     import tensorflow as tf
 
     from avse_tf.systems.pseudo_visual.denoiser_data import features_to_waveform, stft_features
@@ -51,7 +53,7 @@ def denoise(model, waveform, batch_size=16) -> np.ndarray:
     waveform = np.asarray(waveform, np.float32).ravel()
     if waveform.size == 0 or not np.all(np.isfinite(waveform)):
         raise AudioReadError("the audio is empty or holds NaN or infinite samples; give a file with speech")
-    if model.visual == "real":
+    if model.visual == "real" and lips is None:
         raise UserInputError("this denoiser was trained on real lips (--visual real); inference runs the pseudo-lip "
                              "or the audio-only denoiser")
     count = window_count(waveform.size)
@@ -59,13 +61,22 @@ def denoise(model, waveform, batch_size=16) -> np.ndarray:
     padded[:waveform.size] = waveform
     starts = np.arange(count) * HOP_SAMPLES
     segments = np.stack([padded[start:start + WINDOW_SAMPLES] for start in starts])
-    mel_windows = speech_mel_windows(padded)  # the student's windows over the whole input
     frame_index = (starts // SAMPLES_PER_VIDEO_FRAME)[:, None] + np.arange(WINDOW_FRAMES)[None, :]
+    if lips is None:
+        mel_windows = speech_mel_windows(padded)  # the student's windows over the whole input
+    else:
+        lips = np.asarray(lips, np.float32)
+        lips = lips[np.minimum(np.arange(frame_index.max() + 1), len(lips) - 1)]
     enhanced = []
     for first in range(0, count, int(batch_size)):
-        batch = {"noisy_stft": stft_features(segments[first:first + batch_size]),
-                 "noisy_mels": tf.constant(mel_windows[frame_index[first:first + batch_size]])}
-        enhanced.append(features_to_waveform(model(batch, training=False), WINDOW_SAMPLES).numpy())
+        stft = stft_features(segments[first:first + batch_size])
+        if lips is None:
+            batch = {"noisy_stft": stft, "noisy_mels": tf.constant(mel_windows[frame_index[first:first + batch_size]])}
+            features = model(batch, training=False)
+        else:
+            features = model.denoiser({"stft": stft, "lips": tf.constant(lips[frame_index[first:first + batch_size]])},
+                                      training=False)
+        enhanced.append(features_to_waveform(features, WINDOW_SAMPLES).numpy())
     enhanced = np.concatenate(enhanced)
     weights = _crossfade_weights()
     total = np.zeros_like(padded)
