@@ -208,10 +208,12 @@ def test_a_video_input_gives_an_mp4_with_the_denoised_audio_in_sync(trained_deno
     expected = np.clip(denoise(load_denoising(trained_denoiser["checkpoint_dir"]), load_audio(video, 16000)), -1, 1)
     assert abs(sound.size - expected.size) <= 160
     n = min(sound.size, expected.size)
-    lags = {lag: np.corrcoef(sound[max(0, lag):n + min(0, lag)], expected[max(0, -lag):n - max(0, lag)])[0, 1]
-            for lag in (-640, -160, 0, 160, 640)}
-    # The denoised speech (AAC-coded; measured 0.82 at lag 0, 0.47 at most elsewhere), not shifted.
-    assert lags[0] > 0.7 and lags[0] > max(value for lag, value in lags.items() if lag) + 0.2, lags
+    # Relative error of the mp4's audio against the denoised speech at a few lags: in sync, only the
+    # AAC coding's error is left (measured 0.05 at lag 0); shifted, the speech's own change (0.5 at
+    # 10 ms: the output of a briefly trained denoiser is dominated by slow, stationary sound).
+    errors = {lag: np.linalg.norm(sound[max(0, lag):n + min(0, lag)] - expected[max(0, -lag):n - max(0, lag)])
+              / np.linalg.norm(expected[:n]) for lag in (-640, -160, 0, 160, 640)}
+    assert errors[0] < 0.2 and errors[0] < 0.5 * min(value for lag, value in errors.items() if lag), errors
     assert main(["denoising", "inference", "--checkpoint_path", trained_denoiser["checkpoint_dir"], "--input",
                  str(tmp_path / "missing.wav")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
@@ -298,3 +300,52 @@ def test_acceptance_pseudo_lips_improve_on_the_noisy_input_and_beat_audio_only_a
         for column in ("pesq", "stoi"):
             assert by_snr[("pseudo_lips", snr)][column] > by_snr[("noisy", snr)][column], (snr, column)
     assert by_snr[("pseudo_lips", 0.0)]["stoi"] > by_snr[("audio_only", 0.0)]["stoi"]
+
+
+def test_export_is_waveform_in_waveform_out_and_loads_back(trained_denoiser, tmp_path, capsys):
+    import soundfile
+
+    import avse_tf
+    from avse_tf.systems.pseudo_visual.inference import denoise
+    from avse_tf.systems.pseudo_visual.train_denoiser import load_denoising
+
+    checkpoint = trained_denoiser["checkpoint_dir"]
+    assert main(["export", "--checkpoint", checkpoint, "--format", "savedmodel", "--output", str(tmp_path / "sm")]) == 0
+    assert main(["export", "--checkpoint", checkpoint, "--format", "tflite", "--output", str(tmp_path / "tfl")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "IRFFT" in error and "savedmodel" in error
+    waveform = (0.1 * np.random.default_rng(5).standard_normal(29_000)).astype(np.float32)  # 1.8 s: 2 windows
+    expected = denoise(load_denoising(checkpoint), waveform)
+    exported = avse_tf.load(str(tmp_path / "sm"))
+    assert exported.system == "pseudo_visual"
+    served = exported.denoise(waveform)
+    assert served.shape == waveform.shape
+    np.testing.assert_allclose(served, expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
+    # The training folder loads the same way, and a file goes through it to a wav of its own length.
+    soundfile.write(str(tmp_path / "in.wav"), waveform, 16000)
+    avse_tf.load(checkpoint).denoise_file(str(tmp_path / "in.wav"), str(tmp_path / "out.wav"))
+    assert soundfile.info(str(tmp_path / "out.wav")).frames == waveform.size
+
+
+def test_streaming_the_denoiser_matches_the_whole_signal_pass(trained_denoiser, pseudo_visual_preprocessed, capsys):
+    from avse_tf.errors import UserInputError
+    from avse_tf.streaming import ChunkPlan, load_processor, process_chunked, process_offline, snr_db
+    from avse_tf.systems.pseudo_visual.evaluate_teacher import held_out_clips
+    from avse_tf.systems.pseudo_visual.streaming import DEFAULT_PLAN_MS
+
+    processor = load_processor(trained_denoiser["checkpoint_dir"])
+    clip = held_out_clips(os.path.join(pseudo_visual_preprocessed, "tfrecords", "unseen"), 1)[0]
+    noisy = clip["waveform"] + 0.05 * np.random.default_rng(1).standard_normal(clip["waveform"].size).astype(np.float32)
+    plan = ChunkPlan.from_ms(processor.config, *DEFAULT_PLAN_MS.values())
+    processor.check_plan(plan)
+    chunked, offline = process_chunked(processor, noisy, plan), process_offline(processor, noisy)
+    assert chunked.size == offline.size == noisy.size
+    middle = slice(0, noisy.size - 4800)  # the last 0.3 s: the stream's end is padded per chunk
+    snr = snr_db(offline[middle], chunked[middle])
+    print(f"streamed vs whole-signal pass, {plan.describe()}: SNR {snr:.1f} dB (all but the last 0.3 s), "
+          f"{snr_db(offline, chunked):.1f} dB overall")
+    assert snr >= 50, snr
+    with pytest.raises(UserInputError, match="multiples of 40 ms"):
+        processor.check_plan(ChunkPlan.from_ms(processor.config, 96, 96, 480))  # 10 frames: not whole lip frames
+    with pytest.raises(UserInputError, match="no student"):
+        load_processor(os.path.join(trained_denoiser["checkpoint_dir"], "denoiser.keras"))

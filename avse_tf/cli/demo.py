@@ -32,10 +32,13 @@ def register(subparsers) -> None:
                       help="open no output device (write --output-wav only)")
     demo.add_argument("--duration", type=float, default=None,
                       help="seconds to stream (default: until Ctrl-C or the end of --input-wav)")
-    demo.add_argument("--chunk_ms", type=float, default=96.0, help="output per model call = audio block (default 96)")
-    demo.add_argument("--lookahead_ms", type=float, default=96.0,
-                      help="audio after a chunk the model sees (rounded down to frames; default 96)")
-    demo.add_argument("--context_ms", type=float, default=480.0, help="audio before a chunk the model sees (480)")
+    demo.add_argument("--chunk_ms", type=float, default=None,
+                      help="output per model call = audio block (default 96; the pseudo-visual denoiser 160)")
+    demo.add_argument("--lookahead_ms", type=float, default=None,
+                      help="audio after a chunk the model sees (rounded down to frames; default 96; the "
+                           "pseudo-visual denoiser 200)")
+    demo.add_argument("--context_ms", type=float, default=None,
+                      help="audio before a chunk the model sees (default 480; the pseudo-visual denoiser 160)")
     demo.add_argument("--compute_ms", type=float, default=None,
                       help="time a chunk may take to compute (default: one chunk); adds to the latency")
     demo.add_argument("--drop_rate", type=float, default=0.0,

@@ -26,6 +26,8 @@ import time
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 from avse_tf.streaming.chunker import Chunker, ChunkPlan, warmup
+
+PLAN_DEFAULTS_MS = {"chunk_ms": 96.0, "lookahead_ms": 96.0, "context_ms": 480.0}
 from avse_tf.streaming.engine import (
     StreamEngine,
     WavSink,
@@ -85,7 +87,10 @@ def run(args) -> int:
     landmarks = landmark_source(args.video, args.shape_predictor)
     processor = load_processor(args.model, landmarks, args.norm_file, args.griffin_lim_iterations,
                                args.max_gap_ms if args.max_gap_ms > 0 else None)
-    plan = ChunkPlan.from_ms(processor.config, args.chunk_ms, args.lookahead_ms, args.context_ms)
+    # The processor's own defaults (the denoiser needs more look-ahead than the BLSTMs), then the common ones.
+    defaults = {**PLAN_DEFAULTS_MS, **getattr(processor, "default_plan_ms", {})}
+    plan = ChunkPlan.from_ms(processor.config, *(defaults[name] if getattr(args, name) is None else getattr(args, name)
+                                                 for name in ("chunk_ms", "lookahead_ms", "context_ms")))
     processor.check_plan(plan)
     block = plan.chunk_samples
     compute = block if args.compute_ms is None else int(round(args.compute_ms * SAMPLE_RATE / 1000))

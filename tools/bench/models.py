@@ -25,7 +25,9 @@ def build(case, args):
 def _constants(arrays):
     import tensorflow as tf
 
-    return None if arrays is None else {key: tf.constant(value) for key, value in arrays.items()}
+    if arrays is None or not isinstance(arrays, dict):  # a single-output model's target: one array
+        return None if arrays is None else tf.constant(arrays)
+    return {key: tf.constant(value) for key, value in arrays.items()}
 
 
 def measure_training(family, case, args, peak, gpus):

@@ -37,4 +37,8 @@ SYSTEM = System(
     auxiliary_models=("lipsync_expert",),
     model_module="model",
     record_schema="pipeline:pseudo_visual_schema",
+    task="serving:PseudoVisualDenoiser",
+    export="export",
+    streaming="streaming:build_processor",
+    bench="bench:bench_cases",
 )

@@ -31,31 +31,46 @@ STFT_CONFIG = "hegde2021"
 WINDOW_FRAMES = 25  # 1 s of video: the original's N / wav_step_size 16000
 
 
-def stft_features(waveform):
-    """``[..., samples]`` -> ``[..., samples // 160, 514]`` float32 in [0, 1] (module doc)."""
+def spectrogram_features(spectrogram):
+    """Complex STFT frames ``[..., T, 257]`` -> ``[..., T, 514]`` float32 in [0, 1] (module doc)."""
     import tensorflow as tf
 
-    from avse_tf.audio.stft import magnitude_phase, stft
+    from avse_tf.audio.stft import magnitude_phase
 
-    magnitude, phase = magnitude_phase(stft(tf.convert_to_tensor(waveform, tf.float32), STFT_CONFIG)[..., :-1, :])
+    magnitude, phase = magnitude_phase(spectrogram)
     low, high = MAG_DB_RANGE
     decibels = 20.0 * tf.math.log(tf.maximum(magnitude, 1e-5)) / np.log(10.0)
     return tf.concat([(decibels - low) / (high - low), (phase + np.pi) / (2 * np.pi)], axis=-1)
 
 
-def features_to_waveform(features, num_samples=None):
-    """The inverse of :func:`stft_features`: ``[..., T, 514]`` -> ``[..., num_samples]`` (default 160 T)."""
+def features_spectrogram(features):
+    """The inverse of :func:`spectrogram_features`: ``[..., T, 514]`` -> complex ``[..., T, 257]``."""
     import tensorflow as tf
 
-    from avse_tf.audio.stft import from_magnitude_phase, istft
+    from avse_tf.audio.stft import from_magnitude_phase
 
     features = tf.convert_to_tensor(features, tf.float32)
     low, high = MAG_DB_RANGE
     half = features.shape[-1] // 2
     magnitude = tf.pow(10.0, ((high - low) * features[..., :half] + low) / 20.0)
-    phase = 2 * np.pi * features[..., half:] - np.pi
+    return from_magnitude_phase(magnitude, 2 * np.pi * features[..., half:] - np.pi)
+
+
+def stft_features(waveform):
+    """``[..., samples]`` -> ``[..., samples // 160, 514]`` float32 in [0, 1] (module doc)."""
+    import tensorflow as tf
+
+    from avse_tf.audio.stft import stft
+
+    return spectrogram_features(stft(tf.convert_to_tensor(waveform, tf.float32), STFT_CONFIG)[..., :-1, :])
+
+
+def features_to_waveform(features, num_samples=None):
+    """The inverse of :func:`stft_features`: ``[..., T, 514]`` -> ``[..., num_samples]`` (default 160 T)."""
+    from avse_tf.audio.stft import istft
+
     num_samples = int(num_samples) if num_samples is not None else 160 * int(features.shape[-2])
-    return istft(from_magnitude_phase(magnitude, phase), STFT_CONFIG, num_samples=num_samples)
+    return istft(features_spectrogram(features), STFT_CONFIG, num_samples=num_samples)
 
 
 def denoiser_example(clip, noisy, window_frames=WINDOW_FRAMES, seed=None) -> dict:
@@ -96,5 +111,5 @@ def make_denoiser_dataset(records, noise, batch_size=32, window_frames=WINDOW_FR
     return dataset.batch(int(batch_size), drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-__all__ = ["stft_features", "features_to_waveform", "denoiser_example", "make_denoiser_dataset", "MAG_DB_RANGE",
+__all__ = ["stft_features", "features_to_waveform", "spectrogram_features", "features_spectrogram", "denoiser_example", "make_denoiser_dataset", "MAG_DB_RANGE",
            "WINDOW_FRAMES"]

@@ -28,6 +28,9 @@ class DenoiserTraining(keras.Model):
     """Denoiser + (for ``visual="pseudo"``) the frozen student (module doc). Called on a batch of
     :func:`denoiser_data.make_denoiser_dataset` it returns the enhanced features ``[B, T, 514]``."""
 
+    # The registry's model id (what `avse export`, `avse demo` and `avse_tf.load` look up).
+    architecture = "pseudo_visual_denoiser"
+
     def __init__(self, denoiser, student=None, visual="pseudo", **kwargs):
         super().__init__(**kwargs)
         if visual not in VISUAL_STREAMS:
@@ -87,12 +90,14 @@ class DenoiserTraining(keras.Model):
         serialize = keras.saving.serialize_keras_object
         return {"denoiser": serialize(self.denoiser),
                 "student": None if self.student is None else serialize(self.student),
-                "visual": self.visual, "name": self.name, "trainable": self.trainable}
+                "visual": self.visual, "architecture": self.architecture, "name": self.name,
+                "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         deserialize = keras.saving.deserialize_keras_object
         config = dict(config)
+        config.pop("architecture", None)
         denoiser = deserialize(config.pop("denoiser"), custom_objects=custom_objects)
         student = config.pop("student")
         student = None if student is None else deserialize(student, custom_objects=custom_objects)

@@ -39,71 +39,96 @@ def _crossfade_weights() -> np.ndarray:
     return weights
 
 
+def denoise_tensor(model, waveform, lips=None, batch_size=None):
+    """:func:`denoise` in TensorFlow ops, ``[S]`` -> ``[S]`` float32 (no input checks): what the
+    SavedModel export runs as one graph. ``batch_size`` (eager only): windows per model call."""
+    import tensorflow as tf
+
+    from avse_tf.systems.pseudo_visual.denoiser_data import features_to_waveform, stft_features
+    from avse_tf.systems.pseudo_visual.features import MEL_STEP, wav2lip_mel_tf, window_starts_tf
+
+    waveform = tf.reshape(tf.cast(waveform, tf.float32), [-1])
+    num_samples = tf.shape(waveform)[0]
+    count = 1 + tf.maximum(0, (num_samples - WINDOW_SAMPLES + HOP_SAMPLES - 1) // HOP_SAMPLES)
+    total = WINDOW_SAMPLES + (count - 1) * HOP_SAMPLES
+    padded = tf.pad(waveform, [[0, total - num_samples]])
+    segments = tf.signal.frame(padded, WINDOW_SAMPLES, HOP_SAMPLES)  # [count, 16000]
+    frame_index = (tf.range(count) * (HOP_SAMPLES // SAMPLES_PER_VIDEO_FRAME))[:, None] + tf.range(WINDOW_FRAMES)
+    if lips is None:  # the student's mel windows over the whole (padded) input: >= 1 s, so >= 16 mel frames
+        mel = wav2lip_mel_tf(padded)
+        starts = window_starts_tf(tf.range(total // SAMPLES_PER_VIDEO_FRAME), tf.shape(mel)[0])
+        visual = tf.gather(tf.gather(mel, starts[:, None] + tf.range(MEL_STEP)), frame_index)
+    else:
+        lips = tf.cast(lips, tf.float32)
+        visual = tf.gather(lips, tf.minimum(frame_index, tf.shape(lips)[0] - 1))
+    stft = stft_features(segments)
+
+    def run(first, last):
+        if lips is None:
+            features = model({"noisy_stft": stft[first:last], "noisy_mels": visual[first:last]}, training=False)
+        else:
+            features = model.denoiser({"stft": stft[first:last], "lips": visual[first:last]}, training=False)
+        return features_to_waveform(features, WINDOW_SAMPLES)
+
+    if batch_size is None:
+        pieces = run(0, count)
+    else:
+        pieces = tf.concat([run(first, first + int(batch_size)) for first in range(0, int(count), int(batch_size))], 0)
+    # Cross-fade: each sample is the weighted mean of the windows covering it (a sample only one
+    # window covers, at either end, is that window's own sample whatever its weight).
+    weights = tf.constant(_crossfade_weights())
+    summed = tf.signal.overlap_and_add(pieces * weights, HOP_SAMPLES)
+    norm = tf.signal.overlap_and_add(tf.tile(weights[None], [count, 1]), HOP_SAMPLES)
+    return (summed / norm)[:num_samples]
+
+
 def denoise(model, waveform, batch_size=16, lips=None) -> np.ndarray:
     """The denoised waveform, exactly as long as ``waveform`` (module doc). ``model``: a
     :class:`~.denoiser_training.DenoiserTraining` (its visual stream: the student's lips, or zeros
     for the audio-only denoiser). ``lips``: lower faces ``[F, 48, 96, 3]`` in [0, 1], one per video
     frame of the input, replace that stream (the real-lips denoiser needs them; the evaluation also
     gives the pseudo-lip one the teacher's lips from clean speech); frames past ``F`` repeat the last."""
-    import tensorflow as tf
-
-    from avse_tf.systems.pseudo_visual.denoiser_data import features_to_waveform, stft_features
-    from avse_tf.systems.pseudo_visual.lipsync import speech_mel_windows
-
     waveform = np.asarray(waveform, np.float32).ravel()
     if waveform.size == 0 or not np.all(np.isfinite(waveform)):
         raise AudioReadError("the audio is empty or holds NaN or infinite samples; give a file with speech")
     if model.visual == "real" and lips is None:
         raise UserInputError("this denoiser was trained on real lips (--visual real); inference runs the pseudo-lip "
                              "or the audio-only denoiser")
-    count = window_count(waveform.size)
-    padded = np.zeros(WINDOW_SAMPLES + (count - 1) * HOP_SAMPLES, np.float32)
-    padded[:waveform.size] = waveform
-    starts = np.arange(count) * HOP_SAMPLES
-    segments = np.stack([padded[start:start + WINDOW_SAMPLES] for start in starts])
-    frame_index = (starts // SAMPLES_PER_VIDEO_FRAME)[:, None] + np.arange(WINDOW_FRAMES)[None, :]
-    if lips is None:
-        mel_windows = speech_mel_windows(padded)  # the student's windows over the whole input
+    if int(batch_size) < 1:
+        raise UserInputError(f"--batch_size must be at least 1, got {batch_size}")
+    return np.asarray(denoise_tensor(model, waveform, lips, batch_size), np.float32)
+
+
+def write_result(input_path, enhanced, destination) -> str:
+    """The denoised audio of ``input_path``: a video input gives an mp4 (its frames at their own
+    rate, the audio from 0: in sync), an audio input a wav. ``destination``: a folder (``result.mp4``
+    / ``result.wav`` in it) or an ``.mp4`` / ``.wav`` path. Returns the path written."""
+    from avse_tf.audio.io import write_audio
+    from avse_tf.media.ffmpeg import media_info
+
+    info = media_info(os.fspath(input_path))
+    is_video = info is not None and info.has_video and info.width
+    destination = os.fspath(destination)
+    if not destination.lower().endswith((".mp4", ".wav")):
+        destination = os.path.join(destination, "result.mp4" if is_video else "result.wav")
+    if is_video and destination.lower().endswith(".mp4"):
+        from avse_tf.video.io import read_video, write_video
+
+        frames, fps = read_video(input_path)
+        write_video(destination, frames, fps=fps, audio=enhanced, sample_rate=SAMPLE_RATE)
     else:
-        lips = np.asarray(lips, np.float32)
-        lips = lips[np.minimum(np.arange(frame_index.max() + 1), len(lips) - 1)]
-    enhanced = []
-    for first in range(0, count, int(batch_size)):
-        stft = stft_features(segments[first:first + batch_size])
-        if lips is None:
-            batch = {"noisy_stft": stft, "noisy_mels": tf.constant(mel_windows[frame_index[first:first + batch_size]])}
-            features = model(batch, training=False)
-        else:
-            features = model.denoiser({"stft": stft, "lips": tf.constant(lips[frame_index[first:first + batch_size]])},
-                                      training=False)
-        enhanced.append(features_to_waveform(features, WINDOW_SAMPLES).numpy())
-    enhanced = np.concatenate(enhanced)
-    weights = _crossfade_weights()
-    total = np.zeros_like(padded)
-    norm = np.zeros_like(padded)
-    for start, piece in zip(starts, enhanced):
-        edge = weights.copy()
-        if start == 0:
-            edge[:OVERLAP_SAMPLES] = 1.0  # nothing to fade against at the ends
-        if start == starts[-1]:
-            edge[-OVERLAP_SAMPLES:] = 1.0
-        total[start:start + WINDOW_SAMPLES] += edge * piece
-        norm[start:start + WINDOW_SAMPLES] += edge
-    return (total / norm)[:waveform.size].astype(np.float32)
+        write_audio(destination, enhanced, SAMPLE_RATE)
+    return destination
 
 
 def inference(student_checkpoint, checkpoint_path, input_path, results_dir="results", batch_size=16) -> dict:
     """Denoise ``input_path`` (module doc); returns the output path, samples and windows. The student:
     ``student_checkpoint`` (the seed's ``--lipsync_student_model_path``) replaces the one saved in
     the denoiser checkpoint when given."""
-    from avse_tf.audio.io import load_audio, write_audio
-    from avse_tf.media.ffmpeg import media_info
+    from avse_tf.audio.io import load_audio
+    from avse_tf.systems.pseudo_visual.denoiser_training import DenoiserTraining
     from avse_tf.systems.pseudo_visual.train_denoiser import load_denoising
     from avse_tf.systems.pseudo_visual.train_student import load_student
-
-    if int(batch_size) < 1:
-        raise UserInputError(f"--batch_size must be at least 1, got {batch_size}")
-    from avse_tf.systems.pseudo_visual.denoiser_training import DenoiserTraining
 
     model = load_denoising(checkpoint_path)
     if student_checkpoint and model.visual == "pseudo":
@@ -115,17 +140,9 @@ def inference(student_checkpoint, checkpoint_path, input_path, results_dir="resu
     except AudioReadError as error:
         raise AudioReadError(f"--input {input_path}: {error}") from None
     os.makedirs(results_dir, exist_ok=True)
-    info = media_info(os.fspath(input_path))
-    if info is not None and info.has_video and info.width:
-        from avse_tf.video.io import read_video, write_video
-
-        frames, fps = read_video(input_path)
-        output = os.path.join(results_dir, "result.mp4")
-        write_video(output, frames, fps=fps, audio=enhanced, sample_rate=SAMPLE_RATE)
-    else:
-        output = os.path.join(results_dir, "result.wav")
-        write_audio(output, enhanced, SAMPLE_RATE)
+    output = write_result(input_path, enhanced, results_dir)
     return {"output": output, "samples": int(enhanced.size), "windows": window_count(enhanced.size)}
 
 
-__all__ = ["inference", "denoise", "window_count", "WINDOW_SAMPLES", "HOP_SAMPLES", "OVERLAP_SAMPLES"]
+__all__ = ["inference", "write_result", "denoise", "denoise_tensor", "window_count", "WINDOW_SAMPLES", "HOP_SAMPLES",
+           "OVERLAP_SAMPLES"]
