@@ -167,6 +167,19 @@ def saved_model_dir(path):
     return None
 
 
+def task_source(path) -> tuple:
+    """What a task's ``from_path`` loads: ``(SavedModel folder, None)`` for a SavedModel export (its
+    version folder or base path), else ``(None, keras path)``: a keras export folder's
+    ``model.keras``, or ``path`` itself (a ``.keras`` file or an experiment folder)."""
+    path = os.fspath(path)
+    saved_model = saved_model_dir(path) if os.path.isdir(path) else None
+    if saved_model:
+        return saved_model, None
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
+        return None, os.path.join(path, "model.keras")
+    return None, path
+
+
 def check_run_settings(folder, settings: dict, folder_flag: str, file_name: str = "preprocess.json") -> None:
     """A resumable preprocessing run's settings: written to ``folder/file_name`` on the first run; a
     later run on the same folder with other values is refused (one line naming them), since its

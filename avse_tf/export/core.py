@@ -169,6 +169,18 @@ def export_core_saved_model(model, system, output, version, source_folder=None, 
     return final
 
 
+def write_serving_archive(archive, model, system, output, version, graph, **extra) -> str:
+    """``OUTPUT/<version>/``: a ``keras.export.ExportArchive`` (a serving graph around ``model``)
+    written atomically and stamped with ``graph``, ``extra`` and its recorded signature."""
+    final = os.path.join(os.fspath(output), str(int(version)))
+    temporary = atomic_dir(final)
+    archive.write_out(temporary, verbose=False)
+    write_export_info(temporary, system, model_id(model), "savedmodel", graph=graph, **extra,
+                      signature=saved_model_inputs(temporary))
+    commit_dir(temporary, final)
+    return final
+
+
 def export_keras_copy(model, system, output, source_folder=None, sidecars=()) -> str:
     """``OUTPUT/model.keras`` plus ``sidecars`` from the experiment folder, stamped."""
     temporary = atomic_dir(output)

@@ -134,16 +134,13 @@ class Enhancer:
         import tensorflow as tf
 
         from avse_tf.export.core import read_export_info
-        from avse_tf.utils import saved_model_dir
+        from avse_tf.utils import task_source
 
-        path = os.fspath(path)
-        saved_model = saved_model_dir(path) if os.path.isdir(path) else None
+        saved_model, path = task_source(path)
         if saved_model:
             info = read_export_info(saved_model) or {}
             return cls(tf.saved_model.load(saved_model).signatures["serving_default"], saved_model,
                        model_id=info.get("model"))
-        if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
-            path = os.path.join(path, "model.keras")
         module = load_serving(path, norm_file)
         return cls(module.enhance, path, keras_model=module.model, model_id=module.model_name)
 

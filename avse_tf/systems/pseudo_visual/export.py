@@ -12,17 +12,8 @@
 
 from __future__ import annotations
 
-import os
-
 from avse_tf.errors import UserInputError
-from avse_tf.export.core import (
-    atomic_dir,
-    commit_dir,
-    export_keras_copy,
-    model_id,
-    saved_model_inputs,
-    write_export_info,
-)
+from avse_tf.export.core import export_keras_copy, write_serving_archive
 
 SYSTEM_NAME = "pseudo_visual"
 GRAPH = "waveform -> waveform (student lips from the noisy speech, denoiser, inverse STFT, 1 s windows cross-faded)"
@@ -57,14 +48,8 @@ def waveform_archive(model):
 
 def export_saved_model(checkpoint, output, version=1, **_):
     model = _load(checkpoint)
-    final = os.path.join(os.fspath(output), str(int(version)))
-    archive = waveform_archive(model)
-    temporary = atomic_dir(final)
-    archive.write_out(temporary, verbose=False)
-    write_export_info(temporary, SYSTEM_NAME, model_id(model), "savedmodel", graph=GRAPH, visual=model.visual,
-                      signature=saved_model_inputs(temporary))
-    commit_dir(temporary, final)
-    return final
+    return write_serving_archive(waveform_archive(model), model, SYSTEM_NAME, output, version, GRAPH,
+                                 visual=model.visual)
 
 
 def export_keras(checkpoint, output, **_):

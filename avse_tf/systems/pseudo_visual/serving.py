@@ -29,16 +29,13 @@ class PseudoVisualDenoiser:
     @classmethod
     def from_path(cls, path):
         from avse_tf.systems.pseudo_visual.train_denoiser import load_denoising
-        from avse_tf.utils import saved_model_dir
+        from avse_tf.utils import task_source
 
-        path = os.fspath(path)
-        exported = saved_model_dir(path) if os.path.isdir(path) else None
+        exported, path = task_source(path)
         if exported:
             import tensorflow as tf
 
             return cls(source=exported, serving=tf.saved_model.load(exported).signatures["serving_default"])
-        if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
-            path = os.path.join(path, "model.keras")
         return cls(load_denoising(path, "model"), path)
 
     def denoise(self, waveform) -> np.ndarray:

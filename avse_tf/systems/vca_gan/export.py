@@ -17,16 +17,7 @@
 
 from __future__ import annotations
 
-import os
-
-from avse_tf.export.core import (
-    atomic_dir,
-    commit_dir,
-    export_keras_copy,
-    model_id,
-    saved_model_inputs,
-    write_export_info,
-)
+from avse_tf.export.core import export_keras_copy, write_serving_archive
 
 SYSTEM_NAME = "vca_gan"
 GRAPH = "lips -> waveform (VCA-GAN generator, post-net, Griffin-Lim 60, de-emphasis)"
@@ -68,13 +59,7 @@ def lips_to_speech_archive(model, iterations=None):
 
 def export_saved_model(checkpoint, output, version=1, **_):
     model = _load(checkpoint)
-    final = os.path.join(os.fspath(output), str(int(version)))
-    temporary = atomic_dir(final)
-    lips_to_speech_archive(model).write_out(temporary, verbose=False)
-    write_export_info(temporary, SYSTEM_NAME, model_id(model), "savedmodel", graph=GRAPH,
-                      signature=saved_model_inputs(temporary))
-    commit_dir(temporary, final)
-    return final
+    return write_serving_archive(lips_to_speech_archive(model), model, SYSTEM_NAME, output, version, GRAPH)
 
 
 def export_keras(checkpoint, output, **_):

@@ -163,16 +163,13 @@ class LipToSpeech:
 
     @classmethod
     def from_path(cls, path):
-        from avse_tf.utils import saved_model_dir
+        from avse_tf.utils import task_source
 
-        path = os.fspath(path)
-        exported = saved_model_dir(path) if os.path.isdir(path) else None
+        exported, path = task_source(path)
         if exported:
             import tensorflow as tf
 
             return cls(source=exported, serving=tf.saved_model.load(exported).signatures["serving_default"])
-        if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
-            path = os.path.join(path, "model.keras")
         return cls(load_vca_gan(path), path)
 
     def lips_to_waveform(self, lips) -> np.ndarray:
