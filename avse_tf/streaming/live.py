@@ -26,8 +26,6 @@ import time
 from avse_tf.constants import SAMPLE_RATE
 from avse_tf.errors import UserInputError
 from avse_tf.streaming.chunker import Chunker, ChunkPlan, warmup
-
-PLAN_DEFAULTS_MS = {"chunk_ms": 96.0, "lookahead_ms": 96.0, "context_ms": 480.0}
 from avse_tf.streaming.engine import (
     StreamEngine,
     WavSink,
@@ -42,6 +40,9 @@ from avse_tf.streaming.engine import (
 )
 from avse_tf.streaming.processors import load_processor
 from avse_tf.streaming.sources import PacketLoss, landmark_source
+
+# `avse demo` chunk plan when neither the flags nor the processor (its `default_plan_ms`) set one.
+PLAN_DEFAULTS_MS = {"chunk_ms": 96.0, "lookahead_ms": 96.0, "context_ms": 480.0}
 
 
 def run(args) -> int:
