@@ -133,6 +133,7 @@ def evaluate_denoiser(preprocessed_root, output_dir, checkpoint_path=None, audio
     """Score the given denoisers (module doc); writes ``metrics.csv`` (a row per clip, SNR, kind and
     condition), ``table.txt`` and ``summary.json`` into ``output_dir``. Returns ``{"table", "by_snr":
     {(condition, snr): columns}, "by_kind": {(condition, kind): columns}, "clips", "metric"}``."""
+    import csv
     import json
 
     from avse_tf.data.noise import mix_at_snr
@@ -200,8 +201,6 @@ def evaluate_denoiser(preprocessed_root, output_dir, checkpoint_path=None, audio
     table = "\n".join([header, snr_table, "", kind_table])
     os.makedirs(output_dir, exist_ok=True)
     fields = ("clip", "snr_db", "kind", "condition", *SIGNAL_COLUMNS) + (("word_errors", "words") if recognise else ())
-    import csv
-
     with atomic_path(os.path.join(output_dir, "metrics.csv")) as temporary:
         with open(temporary, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fields)

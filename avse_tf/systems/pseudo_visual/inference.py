@@ -82,15 +82,21 @@ def denoise_tensor(model, waveform, lips=None, batch_size=None):
     return (summed / norm)[:num_samples]
 
 
+def checked_waveform(waveform) -> np.ndarray:
+    """``waveform`` as 1-D float32; empty or non-finite audio is a one-line :class:`AudioReadError`."""
+    waveform = np.asarray(waveform, np.float32).ravel()
+    if waveform.size == 0 or not np.all(np.isfinite(waveform)):
+        raise AudioReadError("the audio is empty or holds NaN or infinite samples; give a file with speech")
+    return waveform
+
+
 def denoise(model, waveform, batch_size=16, lips=None) -> np.ndarray:
     """The denoised waveform, exactly as long as ``waveform`` (module doc). ``model``: a
     :class:`~.denoiser_training.DenoiserTraining` (its visual stream: the student's lips, or zeros
     for the audio-only denoiser). ``lips``: lower faces ``[F, 48, 96, 3]`` in [0, 1], one per video
     frame of the input, replace that stream (the real-lips denoiser needs them; the evaluation also
     gives the pseudo-lip one the teacher's lips from clean speech); frames past ``F`` repeat the last."""
-    waveform = np.asarray(waveform, np.float32).ravel()
-    if waveform.size == 0 or not np.all(np.isfinite(waveform)):
-        raise AudioReadError("the audio is empty or holds NaN or infinite samples; give a file with speech")
+    waveform = checked_waveform(waveform)
     if model.visual == "real" and lips is None:
         raise UserInputError("this denoiser was trained on real lips (--visual real); inference runs the pseudo-lip "
                              "or the audio-only denoiser")
@@ -144,5 +150,5 @@ def inference(student_checkpoint, checkpoint_path, input_path, results_dir="resu
     return {"output": output, "samples": int(enhanced.size), "windows": window_count(enhanced.size)}
 
 
-__all__ = ["inference", "write_result", "denoise", "denoise_tensor", "window_count", "WINDOW_SAMPLES", "HOP_SAMPLES",
+__all__ = ["inference", "write_result", "denoise", "checked_waveform", "denoise_tensor", "window_count", "WINDOW_SAMPLES", "HOP_SAMPLES",
            "OVERLAP_SAMPLES"]

@@ -39,17 +39,13 @@ class PseudoVisualDenoiser:
         return cls(load_denoising(path, "model"), path)
 
     def denoise(self, waveform) -> np.ndarray:
-        from avse_tf.systems.pseudo_visual.inference import denoise
+        from avse_tf.systems.pseudo_visual.inference import checked_waveform, denoise
 
         if self.serving is None:
             return denoise(self.keras_model, waveform)
         import tensorflow as tf
 
-        from avse_tf.errors import AudioReadError
-
-        waveform = np.asarray(waveform, np.float32).ravel()
-        if waveform.size == 0 or not np.all(np.isfinite(waveform)):
-            raise AudioReadError("the audio is empty or holds NaN or infinite samples; give a file with speech")
+        waveform = checked_waveform(waveform)
         return np.asarray(self.serving(waveform=tf.constant(waveform[None]))["waveform"])[0]
 
     def denoise_file(self, input_path, output) -> np.ndarray:
