@@ -41,7 +41,7 @@ setup(
         # STFT / resampling that the tests compare our TF features with (at run time it would only wrap
         # soxr, at the cost of numba + scikit-learn); sounddevice: the live demo's test streams through
         # PortAudio (tools/ci/audio_setup.sh installs the system side).
-        "test": ["pytest>=7", "mir_eval>=0.7", "librosa>=0.10", "sounddevice>=0.4"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "mir_eval>=0.7", "librosa>=0.10", "sounddevice>=0.4"],
         # The live demo streams through PortAudio (a system library: apt-get install libportaudio2).
         "demo": ["sounddevice>=0.4"],
         # tensorflow-io's native ops load only on the TF 2.16 line (unmaintained since); core code

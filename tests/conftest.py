@@ -6,6 +6,38 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# README's test command runs two pytest-xdist workers with ``--dist loadfile`` (a module's tests stay
+# on one worker, so a module fixture is made once) and ``--no-loadscope-reorder``: the modules that
+# take minutes go first, so that the other worker fills in around them (a scheduling hint only:
+# every test passes in any order). Session fixtures that take minutes are made once for both
+# workers (``made_once``).
+LONGEST_FIRST = ("test_enhancement_claims", "test_pseudo_visual_denoiser", "test_inpainting_claims",
+                 "test_vca_gan_train", "test_vca_gan_model", "test_bench", "test_user_corpus_recipes", "test_faults",
+                 "test_corpus_transfer", "test_inpainting_recognizer")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))  # stable sort
+
+
+def made_once(tmp_path_factory, name, make):
+    """``make(folder)`` run once per test session, shared by the xdist workers (pytest-xdist's
+    documented pattern: the workers' common base folder and a file lock). ``make`` returns a
+    JSON value, which every caller gets."""
+    import fcntl
+    import json
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # pytest-N/, above popen-gw0/ and popen-gw1/
+    result_file = root / f"{name}.json"
+    with open(root / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits here while the first makes it
+        if not result_file.is_file():
+            result_file.write_text(json.dumps(make(root / name)))
+    return json.loads(result_file.read_text())
+
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory):
@@ -55,13 +87,15 @@ def pseudo_visual_preprocessed(tmp_path_factory):
     from avse_tf.data.synth.corpus import generate_grid_corpus
     from avse_tf.systems.pseudo_visual.preprocess import preprocess
 
-    base = tmp_path_factory.mktemp("pseudo_visual_corpus")
-    generate_grid_corpus(str(base / "corpus"), speakers=4, utterances=4, seed=11)
-    output = str(base / "preprocessed")
-    result = preprocess(str(base / "corpus"), output, val_fraction=0.08, test_fraction=0.08, seed=0,
-                        unseen_speakers=["s4"])
-    assert result["splits"] == {"training": 10, "validation": 1, "test": 1, "unseen": 4}, result
-    return output
+    def make(base):
+        generate_grid_corpus(str(base / "corpus"), speakers=4, utterances=4, seed=11)
+        output = str(base / "preprocessed")
+        result = preprocess(str(base / "corpus"), output, val_fraction=0.08, test_fraction=0.08, seed=0,
+                            unseen_speakers=["s4"])
+        assert result["splits"] == {"training": 10, "validation": 1, "test": 1, "unseen": 4}, result
+        return output
+
+    return made_once(tmp_path_factory, "pseudo_visual_preprocessed", make)
 
 
 # The teacher's CLI run that its acceptance tests evaluate and the student is distilled from: one
@@ -78,17 +112,20 @@ def pseudo_visual_teacher(pseudo_visual_preprocessed, tmp_path_factory):
     import subprocess
     import sys
 
-    checkpoint_dir = str(tmp_path_factory.mktemp("teacher") / "run")
-    flags = [item for key, value in PSEUDO_VISUAL_TEACHER_RUN.items() for item in (f"--{key}", str(value))]
-    argv = ["denoising", "train_teacher", "--data_root", pseudo_visual_preprocessed, "--checkpoint_dir",
-            checkpoint_dir, *flags, "--seed", "0"]
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "TF_DETERMINISTIC_OPS": "1", "PYTHONHASHSEED": "0",
-           "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-m", "avse_tf", *argv], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "train_teacher: best validation L1" in result.stdout
-    return {**PSEUDO_VISUAL_TEACHER_RUN, "checkpoint_dir": checkpoint_dir}
+    def make(folder):
+        checkpoint_dir = str(folder / "run")
+        flags = [item for key, value in PSEUDO_VISUAL_TEACHER_RUN.items() for item in (f"--{key}", str(value))]
+        argv = ["denoising", "train_teacher", "--data_root", pseudo_visual_preprocessed, "--checkpoint_dir",
+                checkpoint_dir, *flags, "--seed", "0"]
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "TF_DETERMINISTIC_OPS": "1", "PYTHONHASHSEED": "0",
+               "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+        result = subprocess.run([sys.executable, "-m", "avse_tf", *argv], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "train_teacher: best validation L1" in result.stdout
+        return {**PSEUDO_VISUAL_TEACHER_RUN, "checkpoint_dir": checkpoint_dir}
+
+    return made_once(tmp_path_factory, "pseudo_visual_teacher", make)
 
 
 # A tiny distillation: enough to check the machinery and the evaluations; the model card has the
@@ -102,9 +139,13 @@ def pseudo_visual_student(pseudo_visual_preprocessed, pseudo_visual_teacher, tmp
     student's tests and the denoiser's (its frozen student) share it."""
     from avse_tf.cli.main import main
 
-    checkpoint_dir = str(tmp_path_factory.mktemp("student") / "run")
-    argv = ["denoising", "train_student", "--data_root_lrs3_pretrain", pseudo_visual_preprocessed,
-            "--wav2lip_checkpoint_path", pseudo_visual_teacher["checkpoint_dir"], "--checkpoint_dir", checkpoint_dir,
-            *PSEUDO_VISUAL_STUDENT_ARGS]
-    assert main(argv) == 0
+    def make(folder):
+        checkpoint_dir = str(folder / "run")
+        argv = ["denoising", "train_student", "--data_root_lrs3_pretrain", pseudo_visual_preprocessed,
+                "--wav2lip_checkpoint_path", pseudo_visual_teacher["checkpoint_dir"], "--checkpoint_dir",
+                checkpoint_dir, *PSEUDO_VISUAL_STUDENT_ARGS]
+        assert main(argv) == 0
+        return checkpoint_dir, argv
+
+    checkpoint_dir, argv = made_once(tmp_path_factory, "pseudo_visual_student", make)
     return checkpoint_dir, argv

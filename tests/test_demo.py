@@ -200,6 +200,7 @@ def _run_demo(feeder, command):
 
 
 @pytest.mark.slow
+@pytest.mark.realtime
 def test_live_demo_streams_30_s_through_portaudio_without_dropped_blocks(sounddevice, demo_model, tmp_path):
     import soundfile
 
@@ -306,6 +307,7 @@ def denoiser_demo_model(demo_model, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.realtime
 def test_live_demo_streams_the_pseudo_visual_denoiser_without_dropped_blocks(sounddevice, denoiser_demo_model,
                                                                             tmp_path):
     """Issue 20: the denoiser streamed through the same virtual device, audio only, its own chunk
