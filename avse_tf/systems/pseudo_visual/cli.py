@@ -12,7 +12,7 @@ into ``<checkpoint_dir>/expert``); ``evaluate_teacher`` measures both on held-ou
 is ``preprocess``'s ``--preprocessed_root``. The student's: ``train_student`` (the seed's
 ``lipsync/train_student.py``), ``lipsync`` (``lipsync/inference.py``), ``evaluate_student``; the
 denoiser's: ``train`` (the seed's ``train.py``), ``inference`` (``inference.py``) and ``evaluate`` (PESQ, STOI, ESTOI,
-SI-SDR, WER; the original released none).
+SI-SDR, WER; the original released none); ``recipe`` runs them all on a synthetic corpus.
 """
 
 from __future__ import annotations
@@ -185,6 +185,23 @@ def register(subparsers) -> None:
     evaluate.add_argument("--output_dir", required=True, help="writes table.txt, metrics.csv, summary.json")
     evaluate.set_defaults(func=run_evaluate)
 
+    recipe = commands.add_parser(
+        "recipe", help="synthetic corpus -> teacher, student, three denoisers -> the evaluation table",
+        description="One resumable run in WORK_DIR: corpus, preprocess, noise bank, teacher (expert first), student, "
+                    "the pseudo-lip, audio-only and true-video denoisers, then `evaluate` on the unseen speakers; "
+                    "prints the table (also WORK_DIR/evaluation/table.txt). One schedule for every training.")
+    recipe.add_argument("--work_dir", required=True, help="everything goes here; a rerun resumes")
+    recipe.add_argument("--speakers", type=int, default=8, help="synthetic speakers (default 8)")
+    recipe.add_argument("--utterances", type=int, default=16, help="utterances per speaker (default 16)")
+    recipe.add_argument("--unseen_speakers", type=int, default=2, help="the last N speakers are held out (default 2)")
+    recipe.add_argument("--epochs", type=int, default=4, help="every training's epochs (default 4)")
+    recipe.add_argument("--steps_per_epoch", type=int, default=50, help="default 50")
+    recipe.add_argument("--batch_size", type=int, default=8, help="default 8")
+    recipe.add_argument("--snrs", default="0,5,10", help="comma-separated dB (default 0,5,10)")
+    recipe.add_argument("--max_clips", type=int, default=None, help="evaluate at most N unseen clips")
+    recipe.add_argument("--seed", type=int, default=1)
+    recipe.set_defaults(func=run_recipe, work_folder="work_dir")
+
 
 def _lrs3_flags(parser) -> None:
     """The seed's data flags of ``train_student`` and ``train`` (its two LRS3 roots and VGGSound)."""
@@ -301,17 +318,32 @@ def run_evaluate_student(args) -> int:
     return 0
 
 
-def run_evaluate(args) -> int:
-    import_tensorflow_quietly()
+def _snrs(text) -> tuple:
     from avse_tf.errors import UserInputError
-    from avse_tf.systems.pseudo_visual.evaluate_denoiser import evaluate_denoiser
 
     try:
-        snrs = tuple(float(value) for value in args.snrs.split(",") if value.strip())
+        snrs = tuple(float(value) for value in text.split(",") if value.strip())
     except ValueError:
-        raise UserInputError(f"--snrs {args.snrs}: give comma-separated numbers of dB, e.g. 0,5,10") from None
+        raise UserInputError(f"--snrs {text}: give comma-separated numbers of dB, e.g. 0,5,10") from None
+    return snrs or (0.0,)
+
+
+def run_evaluate(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.evaluate_denoiser import evaluate_denoiser
+
     result = evaluate_denoiser(args.data_root, args.output_dir, args.checkpoint_path, args.audio_only_checkpoint_path,
                                args.true_video_checkpoint_path, args.student_checkpoint_dir, args.corpus_root,
-                               args.split, snrs or (0.0,), args.noise_data_root, args.max_clips, args.seed)
+                               args.split, _snrs(args.snrs), args.noise_data_root, args.max_clips, args.seed)
+    print(result["table"])
+    return 0
+
+
+def run_recipe(args) -> int:
+    import_tensorflow_quietly()
+    from avse_tf.systems.pseudo_visual.recipe import run_recipe as recipe
+
+    result = recipe(args.work_dir, args.speakers, args.utterances, args.unseen_speakers, args.seed, args.epochs,
+                    args.steps_per_epoch, args.batch_size, _snrs(args.snrs), args.max_clips)
     print(result["table"])
     return 0
