@@ -147,5 +147,4 @@ def pseudo_visual_student(pseudo_visual_preprocessed, pseudo_visual_teacher, tmp
         assert main(argv) == 0
         return checkpoint_dir, argv
 
-    checkpoint_dir, argv = made_once(tmp_path_factory, "pseudo_visual_student", make)
-    return checkpoint_dir, argv
+    return tuple(made_once(tmp_path_factory, "pseudo_visual_student", make))  # JSON gives a list back

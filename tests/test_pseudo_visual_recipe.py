@@ -38,11 +38,14 @@ def test_recipe_runs_every_step_prints_the_table_and_resumes(tmp_path, capsys):
         assert not any(line.startswith("s3/") for line in handle)
 
     # Rerun: every step is done, nothing is trained again, the same table comes back.
-    stamps = {folder: os.path.getmtime(os.path.join(work, folder, "best.keras")) for folder in DENOISERS.values()}
+    def stamps():
+        return {folder: os.path.getmtime(os.path.join(work, folder, "best.keras")) for folder in DENOISERS.values()}
+
+    before = stamps()
     assert main(["denoising", "recipe", "--work_dir", work, *ARGS]) == 0
     again = capsys.readouterr().out  # no training's epoch lines this time: the table alone
     assert again.startswith("unseen split") and table.endswith(again)
-    assert stamps == {folder: os.path.getmtime(os.path.join(work, folder, "best.keras")) for folder in DENOISERS.values()}
+    assert stamps() == before
 
 
 def test_recipe_refuses_a_split_without_training_or_unseen_speakers(tmp_path, capsys):
@@ -50,3 +53,8 @@ def test_recipe_refuses_a_split_without_training_or_unseen_speakers(tmp_path, ca
                  "--unseen_speakers", "1"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "--unseen_speakers" in error
+    with pytest.raises(SystemExit) as exit_info:  # argparse's refusal: usage line + one error line
+        main(["denoising", "recipe", "--work_dir", str(tmp_path / "w"), "--epochs", "0"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--epochs" in error and ">= 1" in error

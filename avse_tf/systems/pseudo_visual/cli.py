@@ -185,20 +185,23 @@ def register(subparsers) -> None:
     evaluate.add_argument("--output_dir", required=True, help="writes table.txt, metrics.csv, summary.json")
     evaluate.set_defaults(func=run_evaluate)
 
+    from avse_tf.cli.shared import positive_int  # a count of 0 or less is one argparse line, not a failed run
+
     recipe = commands.add_parser(
         "recipe", help="synthetic corpus -> teacher, student, three denoisers -> the evaluation table",
         description="One resumable run in WORK_DIR: corpus, preprocess, noise bank, teacher (expert first), student, "
                     "the pseudo-lip, audio-only and true-video denoisers, then `evaluate` on the unseen speakers; "
                     "prints the table (also WORK_DIR/evaluation/table.txt). One schedule for every training.")
     recipe.add_argument("--work_dir", required=True, help="everything goes here; a rerun resumes")
-    recipe.add_argument("--speakers", type=int, default=8, help="synthetic speakers (default 8)")
-    recipe.add_argument("--utterances", type=int, default=16, help="utterances per speaker (default 16)")
-    recipe.add_argument("--unseen_speakers", type=int, default=2, help="the last N speakers are held out (default 2)")
-    recipe.add_argument("--epochs", type=int, default=4, help="every training's epochs (default 4)")
-    recipe.add_argument("--steps_per_epoch", type=int, default=50, help="default 50")
-    recipe.add_argument("--batch_size", type=int, default=8, help="default 8")
+    recipe.add_argument("--speakers", type=positive_int, default=8, help="synthetic speakers (default 8)")
+    recipe.add_argument("--utterances", type=positive_int, default=16, help="utterances per speaker (default 16)")
+    recipe.add_argument("--unseen_speakers", type=positive_int, default=2,
+                        help="the last N speakers are held out (default 2)")
+    recipe.add_argument("--epochs", type=positive_int, default=4, help="every training's epochs (default 4)")
+    recipe.add_argument("--steps_per_epoch", type=positive_int, default=50, help="default 50")
+    recipe.add_argument("--batch_size", type=positive_int, default=8, help="default 8")
     recipe.add_argument("--snrs", default="0,5,10", help="comma-separated dB (default 0,5,10)")
-    recipe.add_argument("--max_clips", type=int, default=None, help="evaluate at most N unseen clips")
+    recipe.add_argument("--max_clips", type=positive_int, default=None, help="evaluate at most N unseen clips")
     recipe.add_argument("--seed", type=int, default=1)
     recipe.set_defaults(func=run_recipe, work_folder="work_dir")
 
