@@ -1,4 +1,4 @@
-"""Install avse_tf: ``pip install .`` (extras: ``[test]``, ``[demo]``, ``[io]``)."""
+"""Install avse_tf: ``pip install .`` (extras: ``[test]``, ``[demo]``, ``[beam]``, ``[io]``)."""
 
 import os
 import re
@@ -41,7 +41,11 @@ setup(
         # STFT / resampling that the tests compare our TF features with (at run time it would only wrap
         # soxr, at the cost of numba + scikit-learn); sounddevice: the live demo's test streams through
         # PortAudio (tools/ci/audio_setup.sh installs the system side).
-        "test": ["pytest>=7", "pytest-xdist>=3.5", "mir_eval>=0.7", "librosa>=0.10", "sounddevice>=0.4"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "mir_eval>=0.7", "librosa>=0.10", "sounddevice>=0.4",
+                 "apache-beam>=2.60"],
+        # `avse preprocess --runner direct|flink|spark|dataflow|portable`: corpus preparation on Apache Beam
+        # (tested: apache-beam 2.77 with TensorFlow 2.21, which resolves protobuf to 6.33; README, "Beam").
+        "beam": ["apache-beam>=2.60"],
         # The live demo streams through PortAudio (a system library: apt-get install libportaudio2).
         "demo": ["sounddevice>=0.4"],
         # tensorflow-io's native ops load only on the TF 2.16 line (unmaintained since); core code

@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # workers (``made_once``).
 LONGEST_FIRST = ("test_enhancement_claims", "test_pseudo_visual_denoiser", "test_inpainting_claims",
                  "test_vca_gan_train", "test_vca_gan_model", "test_pseudo_visual_recipe", "test_bench",
-                 "test_user_corpus_recipes", "test_faults", "test_corpus_transfer", "test_inpainting_recognizer")
+                 "test_user_corpus_recipes", "test_faults", "test_corpus_transfer", "test_inpainting_recognizer",
+                 "test_beam_preprocess")
 
 
 def pytest_collection_modifyitems(config, items):

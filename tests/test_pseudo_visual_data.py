@@ -114,7 +114,8 @@ def test_preprocess_writes_crops_per_frame_and_records_that_read_back_equal(prep
 
 @pytest.mark.media
 def test_resume_redoes_only_the_clip_whose_marker_was_deleted(small_corpus, preprocessed, tmp_path):
-    from avse_tf.systems.pseudo_visual.preprocess import done_marker, preprocess
+    from avse_tf.preprocessing.clips import marker_path as done_marker
+    from avse_tf.systems.pseudo_visual.preprocess import preprocess
 
     copy = str(tmp_path / "copy")
     shutil.copytree(preprocessed, copy)

@@ -21,7 +21,7 @@ from avse_tf.errors import InputWarning, UserInputError, disk_full_error
 # Shared command modules; each system's command group comes from the registry
 # (avse_tf.systems) between them, in registry order.
 SHARED_COMMANDS = ("avse_tf.cli.shared", "avse_tf.cli.align", "avse_tf.cli.metrics", "avse_tf.cli.check_corpus",
-                   "avse_tf.cli.platform")
+                   "avse_tf.cli.preprocess", "avse_tf.cli.platform")
 SHARED_COMMANDS_AFTER_SYSTEMS = ("avse_tf.cli.demo",)
 
 

@@ -386,22 +386,49 @@ class RecordWriter:
             return self.manifest_path
         self._start()
         self._finish_shard()
-        manifest = {
-            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
-            "schema": self.schema.to_dict(), "compression": self.compression,
-            "num_examples": self.num_examples,
-            "shards": [{"file": shard, "examples": count, "bytes": size}
-                       for shard, count, size in zip(self.shards, self.counts, self.sizes)],
-        }
-        if self.metadata:
-            manifest["metadata"] = self.metadata
-        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=1) + "\n")
-        pattern = re.compile(re.escape(self.prefix) + r"-\d{5}\.tfrecord(\.gz)?")
-        for entry in os.listdir(self.dest_dir):
-            if pattern.fullmatch(entry) and entry not in self.shards:
-                os.remove(os.path.join(self.dest_dir, entry))
+        write_manifest(self.dest_dir, self.prefix, self.schema, self.compression,
+                       list(zip(self.shards, self.counts, self.sizes)), self.metadata)
         self._closed = True
         return self.manifest_path
+
+
+def write_manifest(dest_dir, prefix, schema: RecordSchema, compression, shards, metadata=None) -> str:
+    """Write ``<prefix>.json`` for ``shards`` (``[(file name, examples, bytes)]``) atomically, then
+    remove the set's shards it does not list; returns its path. The last step of every writer."""
+    manifest = {
+        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+        "schema": schema.to_dict(), "compression": compression,
+        "num_examples": int(sum(count for _, count, _ in shards)),
+        "shards": [{"file": shard, "examples": int(count), "bytes": int(size)} for shard, count, size in shards],
+    }
+    if metadata:
+        manifest["metadata"] = metadata
+    path = os.path.join(dest_dir, manifest_name(prefix))
+    atomic_write_text(path, json.dumps(manifest, indent=1) + "\n")
+    listed = {shard for shard, _, _ in shards}
+    pattern = re.compile(re.escape(prefix) + r"-\d{5}\.tfrecord(\.gz)?")
+    for entry in os.listdir(dest_dir):
+        if pattern.fullmatch(entry) and entry not in listed:
+            os.remove(os.path.join(dest_dir, entry))
+    return path
+
+
+def write_shard(dest_dir, prefix, index: int, schema: RecordSchema, examples, compression=None) -> tuple:
+    """Write shard number ``index`` of a set from ``examples`` (``[(name, example dict)]``) under a
+    temporary name, renamed when complete: a retried writer (a Beam bundle run twice) replaces the
+    shard, never appends to it. Returns ``(file name, examples, bytes)`` for :func:`write_manifest`."""
+    import tensorflow as tf
+
+    compression = normalize_compression(compression)
+    final = os.path.join(dest_dir, shard_name(prefix, index, compression))
+    os.makedirs(dest_dir, exist_ok=True)
+    count = 0
+    with atomic_path(final) as temporary:
+        with tf.io.TFRecordWriter(temporary, tf.io.TFRecordOptions(compression_type=compression or "")) as writer:
+            for name, example in examples:
+                writer.write(serialize_example(example, schema, name))
+                count += 1
+    return os.path.basename(final), count, os.path.getsize(final)
 
 
 def write_records(dest_dir, prefix, schema, examples_iterable, examples_per_shard=64, compression=None) -> str:
@@ -409,29 +436,4 @@ def write_records(dest_dir, prefix, schema, examples_iterable, examples_per_shar
     with RecordWriter(dest_dir, prefix, schema, examples_per_shard, compression) as writer:
         for example in examples_iterable:
             writer.write(example)
-    return writer.manifest_path
-
-
-def write_listed_records(folder, schema, names, make_example, description, unit="clip", examples_per_shard=64,
-                         compression=None):
-    """Write a record set in ``folder`` with one example per name (``make_example(name)``), unless its
-    manifest already lists exactly ``names`` (``metadata["clips"]``): a rerun after a kill, or with
-    unchanged split lists, keeps it. No names: no record set. Returns the manifest path or None."""
-    from avse_tf.constants import RECORDS_MANIFEST
-    from avse_tf.utils import progress
-
-    if not names:
-        return None
-    manifest = os.path.join(folder, RECORDS_MANIFEST)
-    try:
-        with open(manifest, encoding="utf-8") as handle:
-            listed = json.load(handle).get("metadata", {}).get("clips")
-    except (OSError, ValueError):
-        listed = None
-    if listed == list(names):
-        return manifest
-    with RecordWriter(folder, "records", schema, examples_per_shard, compression) as writer:
-        writer.metadata["clips"] = list(names)
-        for name in progress(names, description, unit=unit):
-            writer.write(make_example(name), name=name)
     return writer.manifest_path

@@ -43,6 +43,10 @@ class System:
         tune: ``"module:function"`` giving ``(train, validation, build_and_compile)`` for
             ``avse tune`` (``None``: not tunable).
         bench: ``"module:function"`` returning the system's benchmark cases for ``tools/bench``.
+        preparation: ``"module:Class"``, the system's corpus preparation as a
+            :class:`avse_tf.preprocessing.clips.ClipPreparation` (``Class(data_dir, dest_dir,
+            **settings)``), which ``avse preprocess <system>`` runs locally or on Apache Beam
+            (``None``: the system's preparation is still its own sequence of commands).
     """
 
     name: str
@@ -60,6 +64,7 @@ class System:
     export: str | None = None
     tune: str | None = None
     bench: str | None = None
+    preparation: str | None = None
 
     def __post_init__(self):
         if self.model_module is None and (self.models or self.auxiliary_models):

@@ -41,4 +41,5 @@ SYSTEM = System(
     export="export",
     streaming="streaming:build_processor",
     bench="bench:bench_cases",
+    preparation="preprocess:DenoisingPreparation",
 )

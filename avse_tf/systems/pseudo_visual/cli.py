@@ -18,6 +18,7 @@ SI-SDR, WER; the original released none); ``recipe`` runs them all on a syntheti
 from __future__ import annotations
 
 from avse_tf.cli.main import import_tensorflow_quietly
+from avse_tf.cli.preprocess import add_runner_arguments
 from avse_tf.systems.pseudo_visual import SYSTEM
 
 
@@ -52,6 +53,7 @@ def register(subparsers) -> None:
     prep.add_argument("--compression", default=None, choices=("GZIP",), help="record compression")
     prep.add_argument("--batch_size", type=int, default=None, help="the seed's detector batch: accepted, no effect here")
     prep.add_argument("--ngpu", type=int, default=None, help="the seed's GPU count: accepted, no effect (dlib on CPU)")
+    add_runner_arguments(prep)
     prep.set_defaults(func=run_preprocess, work_folder="preprocessed_root")
 
     def training_flags(command, preset):
@@ -230,7 +232,8 @@ def run_preprocess(args) -> int:
 
     result = preprocess(args.data_root, args.preprocessed_root, args.layout, args.val_fraction, args.test_fraction,
                         args.seed, [name for name in args.unseen_speakers.split(",") if name],
-                        args.examples_per_shard, args.compression)
+                        args.examples_per_shard, args.compression, runner=args.runner,
+                        beam_options=args.beam_option)
     splits = ", ".join(f"{name} {count}" for name, count in result["splits"].items())
     print(f"preprocess: {result['clips']} clips, {result['frames']} face crops ({splits}); {len(result['bad'])} clips "
           f"skipped (bad_clips.txt); records in {result['records']}")

@@ -25,26 +25,21 @@ go to ``P/bad_clips.txt`` (``<name>\\t<video>\\t<reason>``) with one line each o
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sys
 
 import numpy as np
 
 from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import DurationMismatchError, UserInputError
+from avse_tf.preprocessing.clips import ClipPreparation, RecordSet
+from avse_tf.systems.pseudo_visual.sources import Clip
 
 SPLITS = ("training", "validation", "test")
 UNSEEN_SPLIT = "unseen"
 SETTINGS_FILE = "preprocess.json"
-REPORT_FILE = "bad_clips.txt"
 JPEG_QUALITY = 95
 MAX_LENGTH_MISMATCH_FRAMES = 2
-
-
-def done_marker(preprocessed_root, name) -> str:
-    return os.path.join(preprocessed_root, "data", "done", name + ".json")
 
 
 def clip_folder(preprocessed_root, name) -> str:
@@ -109,62 +104,89 @@ def process_clip(clip, preprocessed_root, extractor=None) -> int:
     return len(crops)
 
 
-def _report_bad(preprocessed_root, bad) -> None:
-    from avse_tf.utils import atomic_write_text
+class DenoisingPreparation(ClipPreparation):
+    """This module's preparation as a :class:`~avse_tf.preprocessing.clips.ClipPreparation`: run by
+    the local loop or by Beam (``avse preprocess pseudo_visual --runner direct``)."""
 
-    lines = "".join(f"{name}\t{video}\t{reason}\n" for name, video, reason in bad)
-    atomic_write_text(os.path.join(preprocessed_root, REPORT_FILE), lines)
+    description = "denoising preprocess"
+    clip_type = Clip
+
+    def __init__(self, data_root, preprocessed_root, layout="auto", val_fraction=0.1, test_fraction=0.1, seed=0,
+                 unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None):
+        self.data_root, self.layout = data_root, layout
+        self.output_dir = os.path.abspath(os.fspath(preprocessed_root))
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, int(seed)
+        self.unseen_speakers = sorted(set(unseen_speakers or ()))
+        self.examples_per_shard, self.compression = int(examples_per_shard), compression
+        self.shape_predictor = shape_predictor
+        self._clips, self._extractor, self._speakers = None, None, None
+
+    def list_clips(self) -> list:
+        from avse_tf.systems.pseudo_visual.sources import list_clips
+
+        if self._clips is None:
+            self._clips = list_clips(self.data_root, self.layout)
+        return self._clips
+
+    def check(self) -> None:
+        from avse_tf.utils import check_run_settings
+
+        speakers = {clip.speaker for clip in self.list_clips()}
+        missing = sorted(set(self.unseen_speakers) - speakers)
+        if missing:
+            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {self.data_root} "
+                                 f"(speakers: {', '.join(sorted(speakers))})")
+        os.makedirs(self.output_dir, exist_ok=True)
+        check_run_settings(self.output_dir, {"seed": self.seed, "val_fraction": self.val_fraction,
+                                             "test_fraction": self.test_fraction,
+                                             "unseen_speakers": self.unseen_speakers}, "--preprocessed_root")
+
+    def setup(self) -> None:
+        from avse_tf.video.landmarks import LandmarkExtractor
+
+        self._extractor = LandmarkExtractor(self.shape_predictor)
+
+    def process(self, clip) -> dict:
+        return {"video": clip.video, "speaker": clip.speaker,
+                "frames": process_clip(clip, self.output_dir, self._extractor)}
+
+    def splits(self, done: dict) -> dict:
+        unseen = sorted(clip.name for clip in self.list_clips()
+                        if clip.speaker in self.unseen_speakers and clip.name in done)
+        splits = split_clips([name for name in done if name not in unseen], self.val_fraction,
+                             self.test_fraction, self.seed)
+        if self.unseen_speakers:
+            splits[UNSEEN_SPLIT] = unseen
+        return splits
+
+    def record_sets(self, splits: dict) -> list:
+        from avse_tf.systems.pseudo_visual.pipeline import pseudo_visual_schema
+
+        return [RecordSet(records_dir(self.output_dir, split), pseudo_visual_schema(), tuple(names), split,
+                          f"denoising records {split}") for split, names in splits.items()]
+
+    def make_example(self, record_set, name) -> dict:
+        from avse_tf.systems.pseudo_visual.records import clip_example, load_clip
+
+        if self._speakers is None:
+            self._speakers = {clip.name: clip.speaker for clip in self.list_clips()}
+        return clip_example(name, self._speakers.get(name, ""), record_set.split, load_clip(self.output_dir, name))
 
 
 def preprocess(data_root, preprocessed_root, layout="auto", val_fraction=0.1, test_fraction=0.1, seed=0,
-               unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None) -> dict:
-    """Run the whole preparation (module doc). Returns ``{"clips", "frames", "bad", "splits", "records"}``:
-    clips done, their frames, ``[(name, video, reason)]`` of skipped clips, clips per split, records folder."""
-    from avse_tf.systems.pseudo_visual.records import write_split_records
-    from avse_tf.systems.pseudo_visual.sources import list_clips
-    from avse_tf.utils import atomic_write_text, check_run_settings, progress
-    from avse_tf.video.landmarks import LandmarkExtractor
+               unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None,
+               runner="local", beam_options=()) -> dict:
+    """Run the whole preparation (module doc) with ``runner`` (:func:`avse_tf.preprocessing.run`).
+    Returns ``{"clips", "frames", "bad", "splits", "records"}``: clips done, their frames,
+    ``[(name, video, reason)]`` of skipped clips, clips per split, records folder."""
+    from avse_tf.preprocessing import run
 
-    clips = list_clips(data_root, layout)
-    unseen_speakers = sorted(set(unseen_speakers or ()))
-    missing = sorted(set(unseen_speakers) - {clip.speaker for clip in clips})
-    if missing:
-        raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {data_root} "
-                             f"(speakers: {', '.join(sorted({clip.speaker for clip in clips}))})")
-    preprocessed_root = os.path.abspath(os.fspath(preprocessed_root))
-    os.makedirs(preprocessed_root, exist_ok=True)
-    check_run_settings(preprocessed_root, {"seed": int(seed), "val_fraction": val_fraction,
-                                        "test_fraction": test_fraction, "unseen_speakers": unseen_speakers}, "--preprocessed_root")
-    extractor = LandmarkExtractor(shape_predictor)
-    done, bad = {}, []
-    for clip in progress(clips, "denoising preprocess", unit="clip"):
-        marker = done_marker(preprocessed_root, clip.name)
-        if os.path.isfile(marker):
-            with open(marker, encoding="utf-8") as handle:
-                done[clip.name] = json.load(handle)["frames"]
-            continue
-        try:
-            frames = process_clip(clip, preprocessed_root, extractor)
-        except UserInputError as error:
-            reason = " ".join(str(error).split())
-            print(f"avse: skipped {clip.video}: {reason}", file=sys.stderr, flush=True)
-            bad.append((clip.name, clip.video, reason))
-            _report_bad(preprocessed_root, bad)
-            continue
-        atomic_write_text(marker, json.dumps({"video": clip.video, "speaker": clip.speaker, "frames": frames}) + "\n")
-        done[clip.name] = frames
-    _report_bad(preprocessed_root, bad)
-    unseen = sorted(clip.name for clip in clips if clip.speaker in unseen_speakers and clip.name in done)
-    splits = split_clips([name for name in done if name not in unseen], val_fraction, test_fraction, seed)
-    if unseen_speakers:
-        splits[UNSEEN_SPLIT] = unseen
-    speakers = {clip.name: clip.speaker for clip in clips}
-    for split, names in splits.items():
-        atomic_write_text(os.path.join(preprocessed_root, "data", split + ".txt"), "".join(n + "\n" for n in names))
-        write_split_records(preprocessed_root, split, names, speakers, examples_per_shard, compression)
-    return {"clips": len(done), "frames": sum(done.values()), "bad": bad,
-            "splits": {split: len(names) for split, names in splits.items()},
-            "records": os.path.join(preprocessed_root, "tfrecords")}
+    preparation = DenoisingPreparation(data_root, preprocessed_root, layout, val_fraction, test_fraction, seed,
+                                       unseen_speakers, examples_per_shard, compression, shape_predictor)
+    result = run(preparation, runner, beam_options)
+    return {"clips": len(result["done"]), "frames": sum(record["frames"] for record in result["done"].values()),
+            "bad": result["bad"], "splits": {split: len(names) for split, names in result["splits"].items()},
+            "records": os.path.join(preparation.output_dir, "tfrecords")}
 
 
 def records_dir(preprocessed_root, split) -> str:

@@ -42,15 +42,3 @@ def clip_example(name, speaker, split, arrays) -> dict:
     return {"clip": name, "speaker": speaker, "split": split, "video_frames": len(faces), "crop_size": faces.shape[1],
             "faces": faces.tobytes(), "waveform_pcm16": pcm.tobytes(), "mel": mel,
             "sequence_length": len(mel), "num_samples": waveform.size}
-
-
-def write_split_records(preprocessed_root, split, names, speakers, examples_per_shard=64, compression=None):
-    """Write ``tfrecords/<split>/`` for clips ``names``, unless its manifest already lists exactly
-    them (resume). No clips: no record set. Returns the manifest path or None."""
-    from avse_tf.records.writer import write_listed_records
-    from avse_tf.systems.pseudo_visual.pipeline import pseudo_visual_schema
-
-    return write_listed_records(
-        os.path.join(preprocessed_root, "tfrecords", split), pseudo_visual_schema(), names,
-        lambda name: clip_example(name, speakers.get(name, ""), split, load_clip(preprocessed_root, name)),
-        f"denoising records {split}", "clip", examples_per_shard, compression)

@@ -32,4 +32,5 @@ SYSTEM = System(
     task="predict:LipToSpeech",
     export="export",
     bench="bench:bench_cases",
+    preparation="preprocess:Lip2SpeechPreparation",
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from avse_tf.cli.main import import_tensorflow_quietly
+from avse_tf.cli.preprocess import add_runner_arguments
 from avse_tf.systems.vca_gan import SYSTEM
 
 
@@ -73,6 +74,7 @@ def register(subparsers) -> None:
     prep.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
     prep.add_argument("--unseen_speakers", default="", help="comma-separated speakers held out of training, "
                       "validation and test: their clips form the 'unseen' split (the unseen-speaker setting)")
+    add_runner_arguments(prep)
     prep.set_defaults(func=run_preprocess, work_folder="output_dir")
     _register_model_commands(commands)
 
@@ -235,7 +237,8 @@ def run_preprocess(args) -> int:
     result = preprocess(args.input_dir, args.output_dir, args.layout, args.audio_dir, args.segment_seconds,
                         args.tail, args.val_fraction, args.test_fraction, args.seed, args.examples_per_shard,
                         args.compression, args.shape_predictor,
-                        [name for name in args.unseen_speakers.split(",") if name])
+                        [name for name in args.unseen_speakers.split(",") if name], runner=args.runner,
+                        beam_options=args.beam_option)
     splits = ", ".join(f"{name} {count}" for name, count in result["splits"].items())
     print(f"preprocess: {result['segments']} segments from {result['clips']} clips ({splits}); "
           f"{len(result['bad'])} clips skipped (bad_clips.txt); records in {result['records']}")

@@ -29,20 +29,19 @@ goes on; nothing is deleted (the seed deleted them).
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 
 import numpy as np
 
 from avse_tf.constants import FPS, RECORDS_MANIFEST, SAMPLE_RATE
 from avse_tf.errors import UserInputError
+from avse_tf.preprocessing.clips import ClipPreparation, RecordSet
+from avse_tf.systems.vca_gan.sources import Source
 
 SPLITS = ("training", "validation", "test")  # the seed's data/<split>.txt
 UNSEEN_SPLIT = "unseen"  # clips of the speakers held out of training (``unseen_speakers``)
 TAILS = ("pad", "drop")
 SETTINGS_FILE = "preprocess.json"
-REPORT_FILE = "bad_clips.txt"
 
 
 def segment_bounds(num_frames: int, segment_frames: int, tail: str = "pad") -> list:
@@ -114,72 +113,98 @@ def process_source(source, output_dir, segment_frames: int, tail: str, extractor
     return names
 
 
-def _report_bad(output_dir, bad) -> None:
-    from avse_tf.utils import atomic_write_text
+class Lip2SpeechPreparation(ClipPreparation):
+    """This module's preparation as a :class:`~avse_tf.preprocessing.clips.ClipPreparation`: run by
+    the local loop or by Beam (``avse preprocess vca_gan --runner direct``)."""
 
-    lines = [f"{name}\t{video}\t{reason}" for name, video, reason in bad]
-    atomic_write_text(os.path.join(output_dir, REPORT_FILE), "".join(line + "\n" for line in lines))
+    description = "lip2speech preprocess"
+    clip_type = Source
+
+    def __init__(self, input_dir, output_dir, layout="auto", audio_dir=None, segment_seconds=3.0, tail="pad",
+                 val_fraction=0.1, test_fraction=0.1, seed=0, examples_per_shard=64, compression=None,
+                 shape_predictor=None, unseen_speakers=()):
+        if segment_seconds < 0 or abs(segment_seconds * FPS - round(segment_seconds * FPS)) > 1e-6:
+            raise UserInputError(f"--segment_seconds must be a whole number of 25 fps frames (3 = 75), or 0 for "
+                                 f"whole clips; got {segment_seconds}")
+        self.segment_frames = int(round(segment_seconds * FPS))
+        segment_bounds(0, self.segment_frames, tail)  # checks tail
+        self.input_dir, self.output_dir, self.layout, self.audio_dir = input_dir, output_dir, layout, audio_dir
+        self.tail, self.val_fraction, self.test_fraction, self.seed = tail, val_fraction, test_fraction, int(seed)
+        self.examples_per_shard, self.compression = int(examples_per_shard), compression
+        self.shape_predictor = shape_predictor
+        self.unseen_speakers = sorted(set(unseen_speakers or ()))
+        self._sources, self._extractor = None, None
+
+    def list_clips(self) -> list:
+        from avse_tf.systems.vca_gan.sources import list_sources
+
+        if self._sources is None:
+            self._sources = list_sources(self.input_dir, self.layout, self.audio_dir)
+        return self._sources
+
+    def check(self) -> None:
+        from avse_tf.utils import check_run_settings
+
+        sources = self.list_clips()
+        missing = sorted(set(self.unseen_speakers) - {source.speaker for source in sources})
+        if missing:
+            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {self.input_dir} "
+                                 f"(speakers: {', '.join(sorted({str(s.speaker) for s in sources}))})")
+        os.makedirs(self.output_dir, exist_ok=True)
+        settings = {"segment_frames": self.segment_frames, "tail": self.tail, "seed": self.seed,
+                    "val_fraction": self.val_fraction, "test_fraction": self.test_fraction}
+        if self.unseen_speakers:
+            settings["unseen_speakers"] = self.unseen_speakers
+        check_run_settings(self.output_dir, settings, "--output_dir")
+
+    def setup(self) -> None:
+        from avse_tf.video.landmarks import LandmarkExtractor
+
+        self._extractor = LandmarkExtractor(self.shape_predictor)
+
+    def process(self, source) -> dict:
+        return {"video": source.video, "segments": process_source(source, self.output_dir, self.segment_frames,
+                                                                  self.tail, self._extractor)}
+
+    def splits(self, done: dict) -> dict:
+        unseen = {source.name for source in self.list_clips()
+                  if source.speaker in self.unseen_speakers and source.name in done}
+        splits = split_sources([name for name in done if name not in unseen], self.val_fraction,
+                               self.test_fraction, self.seed)
+        if self.unseen_speakers:
+            splits[UNSEEN_SPLIT] = sorted(unseen)
+        return {split: [name for source in sources for name in done[source]["segments"]]
+                for split, sources in splits.items()}
+
+    def record_sets(self, splits: dict) -> list:
+        from avse_tf.systems.vca_gan.pipeline import vca_gan_schema
+
+        schema = vca_gan_schema(self.segment_frames or None)
+        return [RecordSet(records_dir(self.output_dir, split), schema, tuple(names), split,
+                          f"lip2speech records {split}", "segment") for split, names in splits.items()]
+
+    def make_example(self, record_set, name) -> dict:
+        from avse_tf.systems.vca_gan.records import load_segment, segment_example
+
+        return segment_example(name, load_segment(self.output_dir, name))
 
 
 def preprocess(input_dir, output_dir, layout="auto", audio_dir=None, segment_seconds=3.0, tail="pad",
                val_fraction=0.1, test_fraction=0.1, seed=0, examples_per_shard=64, compression=None,
-               shape_predictor=None, unseen_speakers=()) -> dict:
-    """Run the whole preparation (module doc). Returns ``{"clips", "segments", "bad", "splits"}``:
-    the input clips used, segments written, ``[(name, video, reason)]`` of skipped clips and the
-    segment count per split. ``unseen_speakers``: speakers (corpus speakers, or a plain folder's
-    first sub-folders) whose clips form the ``unseen`` split only."""
-    from avse_tf.systems.vca_gan.records import write_split_records
-    from avse_tf.systems.vca_gan.sources import list_sources
-    from avse_tf.utils import atomic_write_text, check_run_settings, progress
-    from avse_tf.video.landmarks import LandmarkExtractor
+               shape_predictor=None, unseen_speakers=(), runner="local", beam_options=()) -> dict:
+    """Run the whole preparation (module doc) with ``runner`` (:func:`avse_tf.preprocessing.run`).
+    Returns ``{"clips", "segments", "bad", "splits"}``: the input clips used, segments written,
+    ``[(name, video, reason)]`` of skipped clips and the segment count per split. ``unseen_speakers``:
+    speakers (corpus speakers, or a plain folder's first sub-folders) whose clips form the ``unseen``
+    split only."""
+    from avse_tf.preprocessing import run
 
-    if segment_seconds < 0 or abs(segment_seconds * FPS - round(segment_seconds * FPS)) > 1e-6:
-        raise UserInputError(f"--segment_seconds must be a whole number of 25 fps frames (3 = 75), or 0 for "
-                             f"whole clips; got {segment_seconds}")
-    segment_frames = int(round(segment_seconds * FPS))
-    segment_bounds(0, segment_frames, tail)  # checks tail
-    sources = list_sources(input_dir, layout, audio_dir)
-    unseen_speakers = sorted(set(unseen_speakers or ()))
-    missing = sorted(set(unseen_speakers) - {source.speaker for source in sources})
-    if missing:
-        raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {input_dir} "
-                             f"(speakers: {', '.join(sorted({str(s.speaker) for s in sources}))})")
-    os.makedirs(output_dir, exist_ok=True)
-    settings = {"segment_frames": segment_frames, "tail": tail, "seed": int(seed), "val_fraction": val_fraction,
-                "test_fraction": test_fraction}
-    check_run_settings(output_dir, {**settings, "unseen_speakers": unseen_speakers} if unseen_speakers else settings,
-                       "--output_dir")
-    extractor = LandmarkExtractor(shape_predictor)
-    done_dir = os.path.join(output_dir, "data", "done")
-    segments, bad = {}, []
-    for source in progress(sources, "lip2speech preprocess", unit="clip"):
-        marker = os.path.join(done_dir, source.name + ".json")
-        if os.path.isfile(marker):
-            with open(marker, encoding="utf-8") as handle:
-                segments[source.name] = json.load(handle)["segments"]
-            continue
-        try:
-            names = process_source(source, output_dir, segment_frames, tail, extractor)
-        except UserInputError as error:
-            reason = str(error).replace("\n", " ")
-            print(f"avse: skipped {source.video}: {reason}", file=sys.stderr, flush=True)
-            bad.append((source.name, source.video, reason))
-            _report_bad(output_dir, bad)
-            continue
-        atomic_write_text(marker, json.dumps({"video": source.video, "segments": names}) + "\n")
-        segments[source.name] = names
-    _report_bad(output_dir, bad)
-    unseen = {source.name for source in sources if source.speaker in unseen_speakers and source.name in segments}
-    splits = split_sources([name for name in segments if name not in unseen], val_fraction, test_fraction, seed)
-    if unseen_speakers:
-        splits[UNSEEN_SPLIT] = sorted(unseen)
-    counts = {}
-    for split in splits:
-        names = [name for source in splits[split] for name in segments[source]]
-        atomic_write_text(os.path.join(output_dir, "data", split + ".txt"), "".join(n + "\n" for n in names))
-        counts[split] = len(names)
-        write_split_records(output_dir, split, names, segment_frames, examples_per_shard, compression)
-    return {"clips": len(segments), "segments": sum(counts.values()), "bad": bad, "splits": counts,
+    preparation = Lip2SpeechPreparation(input_dir, output_dir, layout, audio_dir, segment_seconds, tail,
+                                        val_fraction, test_fraction, seed, examples_per_shard, compression,
+                                        shape_predictor, unseen_speakers)
+    result = run(preparation, runner, beam_options)
+    counts = {split: len(names) for split, names in result["splits"].items()}
+    return {"clips": len(result["done"]), "segments": sum(counts.values()), "bad": result["bad"], "splits": counts,
             "records": os.path.join(output_dir, "tfrecords")}
 
 

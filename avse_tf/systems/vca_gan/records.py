@@ -30,14 +30,3 @@ def segment_example(name, arrays) -> dict:
             "video_frames": len(mouths), "valid_frames": valid, "crop_size": mouths.shape[1],
             "mouths": mouths.tobytes(), "mel": arrays["mel"], "linear": arrays["linear"],
             "sequence_length": len(arrays["mel"]), "num_samples": 0}
-
-
-def write_split_records(output_dir, split, names, segment_frames, examples_per_shard=64, compression=None):
-    """Write ``tfrecords/<split>/`` for segments ``names``, unless its manifest already lists exactly
-    them (resume). No segments: no record set. Returns the manifest path or None."""
-    from avse_tf.records.writer import write_listed_records
-    from avse_tf.systems.vca_gan.pipeline import vca_gan_schema
-
-    return write_listed_records(os.path.join(output_dir, "tfrecords", split), vca_gan_schema(segment_frames or None),
-                                names, lambda name: segment_example(name, load_segment(output_dir, name)),
-                                f"lip2speech records {split}", "segment", examples_per_shard, compression)

@@ -1,0 +1,161 @@
+"""Run a :class:`~avse_tf.preprocessing.clips.ClipPreparation` as Apache Beam pipelines.
+
+Two pipelines, with the driver's cheap step between them (the split lists need to know which clips
+succeeded):
+
+1. clips: ``Create`` (the clips without a done marker, as JSON) -> ``Reshuffle`` (spread over
+   workers) -> ``ParDo`` of :func:`~avse_tf.preprocessing.clips.process_one`, the local loop's own
+   per-clip step. A worker loads its models once in ``DoFn.setup``. Bad clips become dead letters
+   (``data/bad/<name>.json``, gathered into ``bad_clips.txt``), not failures.
+2. records: one element per shard of every record set to (re)write -> ``ParDo`` of
+   :func:`~avse_tf.preprocessing.clips.write_record_shard`, each shard written under a temporary name
+   and renamed, so a retried bundle replaces a shard and never duplicates examples. The driver then
+   writes each set's manifest from the shards' files.
+
+The shard blocks are the local loop's (the split list cut every ``examples_per_shard`` names), so
+both runners write the same examples into the same shards. Every output path must be one the
+workers and the driver all see (a shared file system for Flink, Spark or Dataflow workers).
+
+Runners: ``direct`` (Beam's DirectRunner in multi-processing mode, one worker per core unless
+``--beam_option direct_num_workers=N``), ``flink``, ``spark``, ``dataflow`` and ``portable`` (a
+job endpoint: ``--beam_option job_endpoint=host:8099``); ``--beam_option K=V`` passes any Beam
+pipeline option (``--K=V``). Elements are JSON strings, so Beam's coders never pickle data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from avse_tf.errors import UserInputError
+from avse_tf.preprocessing import clips as clip_steps
+
+RUNNERS = {"direct": "DirectRunner", "flink": "FlinkRunner", "spark": "SparkRunner",
+           "dataflow": "DataflowRunner", "portable": "PortableRunner"}
+INSTALL_HINT = "install the Beam extra: pip install 'avse_tf[beam]' (or pip install apache-beam)"
+
+
+def import_beam():
+    try:
+        import apache_beam
+    except ImportError:
+        raise UserInputError(f"--runner needs Apache Beam, which is not installed; {INSTALL_HINT}, "
+                             "or use --runner local") from None
+    return apache_beam
+
+
+def pipeline_options(runner: str, beam_options=()):
+    """Beam ``PipelineOptions`` for ``runner`` plus ``K=V`` strings (later ones win)."""
+    import_beam()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    if runner not in RUNNERS:
+        raise UserInputError(f"unknown --runner {runner!r}; choose local, {', '.join(RUNNERS)}")
+    flags = [f"--runner={RUNNERS[runner]}"]
+    if runner == "direct":
+        flags += ["--direct_running_mode=multi_processing", f"--direct_num_workers={os.cpu_count() or 1}"]
+    for option in beam_options or ():
+        key, equals, value = option.partition("=")
+        if not equals or not key.strip():
+            raise UserInputError(f"--beam_option {option!r} is not K=V (for example direct_num_workers=4)")
+        flags.append(f"--{key.strip().lstrip('-')}={value}")
+    return PipelineOptions(flags)
+
+
+def _clip_fn(preparation):
+    beam = import_beam()
+
+    class ProcessClip(beam.DoFn):
+        """:func:`process_one` on each clip; the worker's models are loaded once, in ``setup``."""
+
+        def __init__(self, preparation):
+            super().__init__()
+            self.preparation = preparation
+
+        def setup(self):
+            self.preparation.setup()
+
+        def process(self, element):
+            status, name, _ = clip_steps.process_one(self.preparation, self.preparation.clip_from_json(element))
+            yield json.dumps([status, name])
+
+    return ProcessClip(preparation)
+
+
+def _shard_fn(preparation, record_sets):
+    beam = import_beam()
+
+    class WriteShard(beam.DoFn):
+        """One record shard, written atomically (a retried bundle replaces it)."""
+
+        def __init__(self, preparation, record_sets):
+            super().__init__()
+            self.preparation, self.record_sets = preparation, record_sets
+
+        def process(self, element):
+            set_index, shard_index, names = json.loads(element)
+            written = clip_steps.write_record_shard(self.preparation, self.record_sets[set_index], shard_index, names)
+            yield json.dumps([set_index, *written])
+
+    return WriteShard(preparation, record_sets)
+
+
+def _log(message: str) -> None:
+    print(f"beam: {message}", file=sys.stderr, flush=True)
+
+
+def _elapsed(start: float) -> str:
+    seconds = int(time.time() - start)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def run_beam(preparation, runner: str = "direct", beam_options=()) -> dict:
+    """The preparation as Beam pipelines (module doc); returns what
+    :func:`~avse_tf.preprocessing.clips.run_local` returns, and writes the same files."""
+    beam = import_beam()
+    options = pipeline_options(runner, beam_options)
+    preparation.check()
+    clips = preparation.list_clips()
+    pending = [clip for clip in clips if not os.path.isfile(preparation.marker(clip.name))]
+    start = time.time()
+    _log(f"{preparation.description}: {len(pending)} of {len(clips)} {preparation.unit}s to process "
+         f"({RUNNERS[runner]})")
+    if pending:
+        with beam.Pipeline(options=options) as pipeline:
+            _ = (pipeline
+                 | "clips" >> beam.Create([preparation.clip_to_json(clip) for clip in pending])
+                 | "spread" >> beam.Reshuffle()
+                 | "process" >> beam.ParDo(_clip_fn(preparation)))
+    _log(f"{preparation.description}: {len(pending)} {preparation.unit}s processed, {_elapsed(start)} elapsed")
+    return clip_steps.finish_preparation(preparation, clips, lambda prep, sets: _write_sets(prep, sets, options, start))
+
+
+def _write_sets(preparation, record_sets, options, start) -> None:
+    beam = import_beam()
+    from avse_tf.records.writer import normalize_compression, shard_name
+
+    for record_set in record_sets:
+        clip_steps.start_record_set(record_set)
+    blocks = [(set_index, shard_index, names) for set_index, record_set in enumerate(record_sets)
+              for shard_index, names in clip_steps.shard_blocks(record_set, preparation.examples_per_shard)]
+    _log(f"records: {len(blocks)} shards of {len(record_sets)} sets to write")
+    with beam.Pipeline(options=options) as pipeline:
+        _ = (pipeline
+             | "shards" >> beam.Create([json.dumps(block) for block in blocks])
+             | "spread" >> beam.Reshuffle()
+             | "write" >> beam.ParDo(_shard_fn(preparation, record_sets)))
+    compression = normalize_compression(preparation.compression)
+    for set_index, record_set in enumerate(record_sets):
+        shards = []
+        for index, shard_set, names in ((block[1], block[0], block[2]) for block in blocks):
+            if shard_set != set_index:
+                continue
+            name = shard_name("records", index, compression)
+            path = os.path.join(record_set.folder, name)
+            if not os.path.isfile(path):
+                raise RuntimeError(f"the pipeline finished without writing {path}")
+            shards.append((name, len(names), os.path.getsize(path)))
+        clip_steps.finish_record_set(preparation, record_set, shards)
+    _log(f"records: {len(blocks)} shards written, {_elapsed(start)} elapsed")

@@ -1,0 +1,240 @@
+"""What a clip-by-clip corpus preparation is, and the local loop that runs it.
+
+The contract (one subclass of :class:`ClipPreparation` per system):
+
+* :meth:`~ClipPreparation.list_clips`: the input clips, each a frozen dataclass with ``name`` and
+  ``video``; they travel between Beam stages as JSON (:meth:`~ClipPreparation.clip_to_json`),
+  never pickled.
+* :meth:`~ClipPreparation.setup`: what one worker loads once (the dlib models), not per clip.
+* :meth:`~ClipPreparation.process`: writes one clip's outputs atomically and returns a JSON-able
+  record of them; raises :class:`~avse_tf.errors.UserInputError` for a clip that cannot be used.
+* :meth:`~ClipPreparation.splits`: ``{split: example names}`` from the done clips (cheap: the
+  driver computes it between the clip stage and the records stage).
+* :meth:`~ClipPreparation.record_sets` and :meth:`~ClipPreparation.make_example`: the records.
+
+Progress that survives a kill: a clip is done when its marker ``<dest>/data/done/<name>.json`` (what
+``process`` returned) exists; a clip that failed has ``<dest>/data/bad/<name>.json`` (the dead
+letter: its video and the reason) until a later run succeeds with it. Both are written atomically by
+:func:`process_one`, the function the local loop and the Beam workers share, so a run started again
+(or a Beam bundle retried) redoes only unfinished clips and never duplicates one. Records are
+written shard by shard (:func:`avse_tf.records.writer.write_shard`, shard ``k`` holding the
+``k``-th block of ``examples_per_shard`` names in split-list order) and the manifest last; a set
+whose manifest already lists exactly the split's names is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+
+from avse_tf.errors import UserInputError
+
+REPORT_FILE = "bad_clips.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSet:
+    """One record set to write: ``folder``, its ``schema``, the example ``names`` in order, the
+    ``split`` they belong to, and how progress names it."""
+
+    folder: str
+    schema: object
+    names: tuple
+    split: str
+    description: str
+    unit: str = "clip"
+
+
+class ClipPreparation:
+    """Base of a system's clip-by-clip preparation (module doc). Subclasses set ``output_dir``,
+    ``description`` and ``clip_type`` and implement the hooks."""
+
+    description = "preprocess"
+    unit = "clip"
+    clip_type = None  # the frozen dataclass of list_clips's items
+    output_dir = ""
+    examples_per_shard = 64
+    compression = None
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Refuse bad settings before any work, and record the run's settings (resume check)."""
+
+    def list_clips(self) -> list:
+        raise NotImplementedError
+
+    def setup(self) -> None:
+        """Load what every clip needs once per worker (models); called before the first ``process``."""
+
+    def process(self, clip) -> dict:
+        raise NotImplementedError
+
+    def splits(self, done: dict) -> dict:
+        """``{split: [example names]}`` from ``done`` (``{clip name: process's record}``)."""
+        raise NotImplementedError
+
+    def record_sets(self, splits: dict) -> list:
+        raise NotImplementedError
+
+    def make_example(self, record_set: RecordSet, name: str) -> dict:
+        raise NotImplementedError
+
+    # -- shared mechanics ----------------------------------------------------------------------
+    def clip_to_json(self, clip) -> str:
+        return json.dumps(dataclasses.asdict(clip), sort_keys=True)
+
+    def clip_from_json(self, text: str):
+        return self.clip_type(**json.loads(text))
+
+    def marker(self, name: str, kind: str = "done") -> str:
+        return marker_path(self.output_dir, name, kind)
+
+
+def marker_path(output_dir, name: str, kind: str = "done") -> str:
+    """``<output_dir>/data/<kind>/<name>.json``: a clip's done marker (``kind`` ``"done"``) or dead letter (``"bad"``)."""
+    return os.path.join(output_dir, "data", kind, name + ".json")
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def process_one(preparation: ClipPreparation, clip) -> tuple:
+    """Process ``clip`` unless it is done: ``("done", name, record)`` or ``("bad", name, [video, reason])``.
+
+    The one per-clip step of both runners: the outputs, then the marker (or the dead letter), each
+    written atomically, so a step interrupted anywhere is redone whole by the next run."""
+    from avse_tf.utils import atomic_write_text
+
+    done, dead = preparation.marker(clip.name), preparation.marker(clip.name, "bad")
+    if os.path.isfile(done):
+        return "done", clip.name, _read_json(done)
+    try:
+        record = preparation.process(clip)
+    except UserInputError as error:
+        reason = " ".join(str(error).split())
+        print(f"avse: skipped {clip.video}: {reason}", file=sys.stderr, flush=True)
+        atomic_write_text(dead, json.dumps([clip.video, reason]) + "\n")
+        return "bad", clip.name, [clip.video, reason]
+    atomic_write_text(done, json.dumps(record) + "\n")
+    if os.path.exists(dead):
+        os.remove(dead)
+    return "done", clip.name, record
+
+
+def gather(preparation: ClipPreparation, clips) -> tuple:
+    """``(done {name: record}, bad [(name, video, reason)])`` of ``clips`` from their markers, and
+    the dead-letter report ``bad_clips.txt`` rewritten from them (``<name>\\t<video>\\t<reason>``)."""
+    from avse_tf.utils import atomic_write_text
+
+    done, bad = {}, []
+    for clip in clips:
+        if os.path.isfile(preparation.marker(clip.name)):
+            done[clip.name] = _read_json(preparation.marker(clip.name))
+        elif os.path.isfile(preparation.marker(clip.name, "bad")):
+            video, reason = _read_json(preparation.marker(clip.name, "bad"))
+            bad.append((clip.name, video, reason))
+    lines = "".join(f"{name}\t{video}\t{reason}\n" for name, video, reason in bad)
+    atomic_write_text(os.path.join(preparation.output_dir, REPORT_FILE), lines)
+    return done, bad
+
+
+def write_split_lists(preparation: ClipPreparation, splits: dict) -> None:
+    from avse_tf.utils import atomic_write_text
+
+    for split, names in splits.items():
+        atomic_write_text(os.path.join(preparation.output_dir, "data", split + ".txt"),
+                          "".join(name + "\n" for name in names))
+
+
+def record_set_current(record_set: RecordSet) -> bool:
+    """True when the set's manifest lists exactly its names (kept on a rerun), or it has no names."""
+    from avse_tf.constants import RECORDS_MANIFEST
+
+    if not record_set.names:
+        return True
+    try:
+        listed = _read_json(os.path.join(record_set.folder, RECORDS_MANIFEST)).get("metadata", {}).get("clips")
+    except (OSError, ValueError):
+        return False
+    return listed == list(record_set.names)
+
+
+def shard_blocks(record_set: RecordSet, examples_per_shard: int) -> list:
+    """``[(shard index, names)]``: the split list cut into blocks of ``examples_per_shard``."""
+    names = list(record_set.names)
+    return [(index, names[start:start + examples_per_shard])
+            for index, start in enumerate(range(0, len(names), examples_per_shard))]
+
+
+def write_record_shard(preparation: ClipPreparation, record_set: RecordSet, index: int, names) -> tuple:
+    """Shard ``index`` of ``record_set`` from ``names`` (the local loop and the Beam workers)."""
+    from avse_tf.records.writer import write_shard
+
+    return write_shard(record_set.folder, "records", index, record_set.schema,
+                       ((name, preparation.make_example(record_set, name)) for name in names),
+                       preparation.compression)
+
+
+def finish_record_set(preparation: ClipPreparation, record_set: RecordSet, shards) -> str:
+    """The manifest of a set whose ``shards`` (``[(file, examples, bytes)]``) are written."""
+    from avse_tf.records.writer import normalize_compression, write_manifest
+
+    ordered = sorted(shards)
+    return write_manifest(record_set.folder, "records", record_set.schema,
+                          normalize_compression(preparation.compression), ordered,
+                          {"clips": list(record_set.names)})
+
+
+def start_record_set(record_set: RecordSet) -> None:
+    from avse_tf.constants import RECORDS_MANIFEST
+
+    os.makedirs(record_set.folder, exist_ok=True)
+    path = os.path.join(record_set.folder, RECORDS_MANIFEST)
+    if os.path.exists(path):  # the set is being rewritten: incomplete until the new manifest exists
+        os.remove(path)
+
+
+def run_local(preparation: ClipPreparation) -> dict:
+    """The whole preparation on this machine, one clip after another (the default runner).
+
+    Returns ``{"done": {name: record}, "bad": [(name, video, reason)], "splits": {split: names}}``."""
+    from avse_tf.utils import progress
+
+    preparation.check()
+    clips = preparation.list_clips()
+    preparation.setup()
+    for clip in progress(clips, preparation.description, unit=preparation.unit):
+        process_one(preparation, clip)
+    return finish_preparation(preparation, clips, _write_sets_locally)
+
+
+def _write_sets_locally(preparation: ClipPreparation, record_sets) -> None:
+    from avse_tf.utils import progress
+
+    size = preparation.examples_per_shard
+    for record_set in record_sets:
+        start_record_set(record_set)
+        shards, block = [], []
+        for name in progress(record_set.names, record_set.description, unit=record_set.unit):
+            block.append(name)
+            if len(block) == size:  # the same blocks as shard_blocks
+                shards.append(write_record_shard(preparation, record_set, len(shards), block))
+                block = []
+        if block:
+            shards.append(write_record_shard(preparation, record_set, len(shards), block))
+        finish_record_set(preparation, record_set, shards)
+
+
+def finish_preparation(preparation: ClipPreparation, clips, write_sets) -> dict:
+    """Gather markers, write the split lists, then the record sets that changed (``write_sets``)."""
+    done, bad = gather(preparation, clips)
+    splits = preparation.splits(done)
+    write_split_lists(preparation, splits)
+    pending = [record_set for record_set in preparation.record_sets(splits) if not record_set_current(record_set)]
+    if pending:
+        write_sets(preparation, pending)
+    return {"done": done, "bad": bad, "splits": splits}

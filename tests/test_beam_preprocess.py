@@ -1,0 +1,118 @@
+"""Corpus preparation on Apache Beam (issue 21): ``avse preprocess <system> --runner direct`` writes
+what the local loop writes, byte for byte, for every system with a clip-by-clip preparation; a
+faceless and a truncated clip end in the dead-letter report; a run killed mid-way and started
+again gives the same records, with no duplicates."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from avse_tf.cli.main import main
+from avse_tf.records import read_examples
+from avse_tf.systems import all_systems
+
+pytestmark = pytest.mark.slow
+READY = [system.name for system in all_systems() if system.preparation]
+DIRECT = ["--runner", "direct", "--beam_option", "direct_num_workers=2"]
+
+
+@pytest.fixture(scope="module")
+def video_tree(small_corpus, tmp_path_factory):
+    """An LRS3-style tree (``<speaker>/<clip>.mp4``, sound in the mp4) of the small corpus's 6 clips,
+    plus ``bad/faceless.mp4`` (noise frames) and ``bad/truncated.mp4`` (a clip cut to half its bytes):
+    a layout both ready systems read."""
+    from avse_tf.audio.io import load_audio
+    from avse_tf.video.io import read_video, write_video
+
+    root, _ = small_corpus
+    tree = tmp_path_factory.mktemp("beam") / "videos"
+    for speaker, folder in (("s1", "vidA"), ("s2", "vidB")):
+        for name in sorted(os.listdir(os.path.join(root, speaker, "video"))):
+            frames, _ = read_video(os.path.join(root, speaker, "video", name))
+            audio = load_audio(os.path.join(root, speaker, "audio", name[:-4] + ".wav"))
+            write_video(tree / folder / (name[:-4] + ".mp4"), frames, 25, audio[:len(frames) * 640])
+    noise = np.random.default_rng(0).integers(0, 255, frames.shape, dtype=np.uint8)
+    write_video(tree / "bad" / "faceless.mp4", noise, 25, audio[:len(frames) * 640])
+    whole = (tree / "vidA" / sorted(os.listdir(tree / "vidA"))[0]).read_bytes()
+    (tree / "bad" / "truncated.mp4").write_bytes(whole[:len(whole) // 2])
+    return tree
+
+
+def _files(folder) -> dict:
+    """``{relative path: bytes}`` of every output file (the work-folder lock left out)."""
+    found = {}
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            if name != ".avse.lock":
+                path = os.path.join(parent, name)
+                found[os.path.relpath(path, folder)] = open(path, "rb").read()
+    return found
+
+
+def _preprocess(system, tree, dest, *extra):
+    return main(["preprocess", system, "--data_dir", str(tree), "--dest_dir", str(dest), "--val_fraction", "0.2",
+                 "--test_fraction", "0.2", "--examples_per_shard", "2", *extra])
+
+
+@pytest.mark.parametrize("system", READY)
+def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(system, video_tree, tmp_path, capsys):
+    assert _preprocess(system, video_tree, tmp_path / "local") == 0
+    assert _preprocess(system, video_tree, tmp_path / "beam", *DIRECT) == 0
+    local, beam = _files(tmp_path / "local"), _files(tmp_path / "beam")
+    assert sorted(local) == sorted(beam)
+    assert [name for name in local if local[name] != beam[name]] == []  # every file, records included
+    # The records hold the six good clips, each once, in 2-example shards (several shards per set).
+    clips = []
+    for split in ("training", "validation", "test"):
+        folder = tmp_path / "beam" / "tfrecords" / split
+        clips += [example["clip"].decode() for example in read_examples(str(folder))]
+    assert len(clips) == len(set(clips)) == 6 and not any(clip.startswith("bad") for clip in clips)
+    assert len([name for name in beam if "training/records-" in name]) == 2
+    # The dead letters: both bad clips, with the reason, and the run went on.
+    report = dict(line.split("\t", 1) for line in (tmp_path / "beam" / "bad_clips.txt").read_text().splitlines())
+    reasons = {name.replace("_", "/"): reason for name, reason in report.items()}
+    assert sorted(reasons) == ["bad/faceless", "bad/truncated"], report
+    assert "no face" in reasons["bad/faceless"], reasons
+    assert "truncated.mp4" in reasons["bad/truncated"], reasons
+
+
+def test_killed_direct_run_started_again_gives_the_same_records(video_tree, tmp_path):
+    """The Beam run is killed (its whole process group) once the first clip is done; a second run
+    finishes the rest and writes the local loop's files."""
+    assert _preprocess("pseudo_visual", video_tree, tmp_path / "local") == 0
+    dest = tmp_path / "beam"
+    command = [sys.executable, "-m", "avse_tf", "preprocess", "pseudo_visual", "--data_dir", str(video_tree),
+               "--dest_dir", str(dest), "--val_fraction", "0.2", "--test_fraction", "0.2",
+               "--examples_per_shard", "2", *DIRECT]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    done = dest / "data" / "done"
+    deadline = time.monotonic() + 600  # a bound only: the kill waits for a marker, not for a time
+    while process.poll() is None and time.monotonic() < deadline:
+        if done.is_dir() and any(done.rglob("*.json")):
+            break
+        time.sleep(0.2)
+    killed = process.poll() is None
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert killed, "the run finished before the kill: nothing was interrupted"
+    markers = len(list(done.rglob("*.json")))
+    assert 1 <= markers < 6 and not (dest / "tfrecords").exists()
+    assert _preprocess("pseudo_visual", video_tree, dest, *DIRECT) == 0
+    local, beam = _files(tmp_path / "local"), _files(dest)
+    stray = sorted(name for name in beam if os.path.basename(name).startswith(".tmp"))
+    assert sorted(set(local) - set(beam)) == [] and sorted(set(beam) - set(local)) == stray
+    assert [name for name in local if local[name] != beam[name]] == []
+
+
+def test_without_beam_the_runner_is_refused_in_one_line(video_tree, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # as if the beam extra were not installed
+    assert _preprocess("pseudo_visual", video_tree, tmp_path / "x", *DIRECT) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "pip install 'avse_tf[beam]'" in error[0] and "--runner local" in error[0]
+    assert _preprocess("enhancement", video_tree, tmp_path / "y", *DIRECT) == 2
+    assert "run its own steps: avse enhancement" in capsys.readouterr().err
