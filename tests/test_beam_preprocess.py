@@ -1,7 +1,8 @@
 """Corpus preparation on Apache Beam (issue 21): ``avse preprocess <system> --runner direct`` writes
-what the local loop writes, byte for byte, for every system with a clip-by-clip preparation; a
-faceless and a truncated clip end in the dead-letter report; a run killed mid-way and started
-again gives the same records, with no duplicates."""
+what the local loop writes for every system with a clip-by-clip preparation (byte for byte where
+no statistics are combined; enhancement: the same examples, statistics within 1e-6); faceless and
+truncated clips end in the dead-letter report; a run killed mid-way and started again gives the
+same records, with no duplicates."""
 
 import os
 import signal
@@ -18,6 +19,7 @@ from avse_tf.systems import all_systems
 
 pytestmark = pytest.mark.slow
 READY = [system.name for system in all_systems() if system.preparation]
+CLIP_TREE_SYSTEMS = ("pseudo_visual", "vca_gan")  # read any folder of videos
 DIRECT = ["--runner", "direct", "--beam_option", "direct_num_workers=2"]
 
 
@@ -59,7 +61,11 @@ def _preprocess(system, tree, dest, *extra):
                  "--test_fraction", "0.2", "--examples_per_shard", "2", *extra])
 
 
-@pytest.mark.parametrize("system", READY)
+def test_every_system_with_a_preparation_is_tested_here():
+    assert sorted(READY) == sorted(CLIP_TREE_SYSTEMS + ("landmark_enhancement",))
+
+
+@pytest.mark.parametrize("system", CLIP_TREE_SYSTEMS)
 def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(system, video_tree, tmp_path, capsys):
     assert _preprocess(system, video_tree, tmp_path / "local") == 0
     assert _preprocess(system, video_tree, tmp_path / "beam", *DIRECT) == 0
@@ -79,6 +85,57 @@ def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(s
     assert sorted(reasons) == ["bad/faceless", "bad/truncated"], report
     assert "no face" in reasons["bad/faceless"], reasons
     assert "truncated.mp4" in reasons["bad/truncated"], reasons
+
+
+@pytest.fixture(scope="module")
+def faceless_corpus(tmp_path_factory):
+    """6 speakers x 2 utterances (seed layout), one video replaced by noise frames (no face)."""
+    from avse_tf.data.synth.corpus import generate_grid_corpus
+    from avse_tf.video.io import read_video, write_video
+
+    root = tmp_path_factory.mktemp("beam_enhancement") / "corpus"
+    generate_grid_corpus(str(root), speakers=6, utterances=2, seed=3)
+    video = sorted((root / "s6" / "video").iterdir())[0]
+    frames, _ = read_video(str(video))
+    noise = np.random.default_rng(1).integers(0, 255, frames.shape, dtype=np.uint8)
+    video.unlink()
+    write_video(str(video), noise, 25)
+    return root, f"s6/{video.stem}"
+
+
+def _relative_example(example, dest):
+    return {key: value.decode().replace(str(dest), "DEST") if isinstance(value, bytes) else value
+            for key, value in example.items()}
+
+
+def test_enhancement_direct_runner_same_examples_statistics_combined_and_a_dead_letter(faceless_corpus, tmp_path):
+    from avse_tf.data.normalization import load_stats
+
+    corpus, faceless = faceless_corpus
+    assert _preprocess("enhancement", corpus, tmp_path / "local") == 0
+    assert _preprocess("enhancement", corpus, tmp_path / "beam", *DIRECT) == 0
+    records = {run: tmp_path / run / "corpus" / "tfrecords2" for run in ("local", "beam")}
+    # The combine step's statistics against the local loop's single pass: relative 1e-6, with the
+    # means judged against the feature's spread (a mean near 0 has no meaningful relative error).
+    local, beam = (load_stats(str(records[run] / "normalization.npz")) for run in ("local", "beam"))
+    for feature in ("spectrogram", "video"):
+        (mean, std), (beam_mean, beam_std) = local[feature], beam[feature]
+        np.testing.assert_allclose(beam_std, std, rtol=1e-6)
+        assert np.all(np.abs(beam_mean - mean) <= 1e-6 * std), feature
+    for set_name in ("TRAINING_SET", "VALIDATION_SET", "TEST_SET"):
+        expected = [_relative_example(e, tmp_path / "local") for e in read_examples(str(records["local"] / set_name))]
+        got = [_relative_example(e, tmp_path / "beam") for e in read_examples(str(records["beam"] / set_name))]
+        assert [e["mixture_path"] for e in got] == [e["mixture_path"] for e in expected] and expected
+        for want, have in zip(expected, got):
+            for key, value in want.items():
+                if isinstance(value, str):
+                    assert have[key] == value, key
+                else:  # normalised with statistics equal to ~1e-7: equal to float32 rounding
+                    np.testing.assert_allclose(have[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
+        # No mixture has the faceless clip as its target (it has no landmarks).
+        assert not any(f"/{faceless.split('/')[1]}" in e["target_path"] for e in got if e["speaker"] == "s6")
+    report = (tmp_path / "beam" / "bad_clips.txt").read_text().splitlines()
+    assert len(report) == 1 and report[0].startswith(faceless + "\t") and "face" in report[0], report
 
 
 def test_killed_direct_run_started_again_gives_the_same_records(video_tree, tmp_path):
@@ -114,5 +171,5 @@ def test_without_beam_the_runner_is_refused_in_one_line(video_tree, tmp_path, ca
     assert _preprocess("pseudo_visual", video_tree, tmp_path / "x", *DIRECT) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "pip install 'avse_tf[beam]'" in error[0] and "--runner local" in error[0]
-    assert _preprocess("enhancement", video_tree, tmp_path / "y", *DIRECT) == 2
-    assert "run its own steps: avse enhancement" in capsys.readouterr().err
+    assert _preprocess("speech2vid", video_tree, tmp_path / "y", *DIRECT) == 2
+    assert "run its own steps: avse speech2vid" in capsys.readouterr().err

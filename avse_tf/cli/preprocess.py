@@ -65,5 +65,5 @@ def run_preprocess(args) -> int:
     result = run(preparation, args.runner, args.beam_option)
     splits = ", ".join(f"{name} {len(examples)}" for name, examples in result["splits"].items())
     print(f"preprocess {system.name}: {len(result['done'])} clips ({splits}); {len(result['bad'])} skipped "
-          f"(bad_clips.txt); records in {args.dest_dir}/tfrecords ({args.runner})", file=sys.stdout)
+          f"(bad_clips.txt); records in {result['records']} ({args.runner})", file=sys.stdout)
     return 0

@@ -28,16 +28,37 @@ class RunningStats:
         count = block.shape[0]
         if count == 0:
             return
-        mean = block.mean(axis=0)
-        m2 = ((block - mean) ** 2).sum(axis=0)
+        part = RunningStats()
+        part.count, part.mean = count, block.mean(axis=0)
+        part.m2 = ((block - part.mean) ** 2).sum(axis=0)
+        self.merge(part)
+
+    def merge(self, other: "RunningStats") -> "RunningStats":
+        """Fold ``other``'s data in (Chan's parallel update): partial statistics combined, as a
+        distributed combine step does, equal to one pass over all the data up to rounding."""
+        if other.mean is None:
+            return self
         if self.mean is None:
-            self.count, self.mean, self.m2 = count, mean, m2
-            return
-        total = self.count + count
-        delta = mean - self.mean
-        self.mean = self.mean + delta * count / total
-        self.m2 = self.m2 + m2 + delta ** 2 * self.count * count / total
+            self.count, self.mean, self.m2 = other.count, other.mean.copy(), other.m2.copy()
+            return self  # the first block's own figures: bit-identical to the single-pass result
+        total = self.count + other.count
+        delta = other.mean - self.mean
+        self.mean = self.mean + delta * other.count / total
+        self.m2 = self.m2 + other.m2 + delta ** 2 * self.count * other.count / total
         self.count = total
+        return self
+
+    def to_json(self) -> list:
+        """``[count, mean, m2]`` as JSON numbers (float64 round-trips exactly through ``repr``)."""
+        return [self.count, None if self.mean is None else self.mean.tolist(), None if self.m2 is None else self.m2.tolist()]
+
+    @classmethod
+    def from_json(cls, data) -> "RunningStats":
+        stats = cls()
+        count, mean, m2 = data
+        if mean is not None:
+            stats.count, stats.mean, stats.m2 = int(count), np.asarray(mean, np.float64), np.asarray(m2, np.float64)
+        return stats
 
     def result(self, min_std: float = 1e-5):
         if self.mean is None:

@@ -105,7 +105,7 @@ def extract_landmarks(data_dir, speaker_ids, video_dir="video", dest_dir="landma
     ``skip_bad`` is reported and skipped.
     """
     from avse_tf.utils import progress
-    from avse_tf.video.landmarks import LandmarkExtractor, save_landmarks_txt
+    from avse_tf.video.landmarks import LandmarkExtractor
 
     extension = "." + ext.lstrip(".")
     jobs = []
@@ -124,12 +124,21 @@ def extract_landmarks(data_dir, speaker_ids, video_dir="video", dest_dir="landma
         if os.path.exists(txt_path):
             continue
         try:
-            track = extractor.extract_file(video_path)
+            write_landmarks(extractor, video_path, txt_path)
         except UserInputError as error:
             if not skip_bad:
                 raise
             log.warning("skipped: %s", error)
             continue
-        save_landmarks_txt(txt_path, track.points)
         written.append(txt_path)
     return written
+
+
+def write_landmarks(extractor, video_path, txt_path) -> int:
+    """The landmarks of one video to ``txt_path`` (the original's T x 136 text, atomically); returns
+    its frame count. The per-clip step of ``video_preprocessing`` and of ``avse preprocess enhancement``."""
+    from avse_tf.video.landmarks import save_landmarks_txt
+
+    track = extractor.extract_file(video_path)
+    save_landmarks_txt(txt_path, track.points)
+    return len(track.points)

@@ -14,7 +14,8 @@ RUNNER_CHOICES = ("local", "direct", "flink", "spark", "dataflow", "portable")
 def run(preparation, runner: str = "local", beam_options=()) -> dict:
     """Run ``preparation`` with ``runner``: ``local`` (the default; no Beam) or a Beam runner.
 
-    Returns ``{"done": {clip name: its record}, "bad": [(name, video, reason)], "splits": {split: names}}``."""
+    Returns ``{"done": {clip name: its record}, "bad": [(name, video, reason)], "splits": {split: names},
+    "records": the folder of the record sets}``."""
     from avse_tf.errors import UserInputError
 
     if runner == "local":

@@ -129,7 +129,69 @@ def run_beam(preparation, runner: str = "direct", beam_options=()) -> dict:
                  | "spread" >> beam.Reshuffle()
                  | "process" >> beam.ParDo(_clip_fn(preparation)))
     _log(f"{preparation.description}: {len(pending)} {preparation.unit}s processed, {_elapsed(start)} elapsed")
-    return clip_steps.finish_preparation(preparation, clips, lambda prep, sets: _write_sets(prep, sets, options, start))
+    return clip_steps.finish_preparation(preparation, clips, lambda prep, sets: _write_sets(prep, sets, options, start),
+                                         lambda prep, names: _statistics(prep, names, options))
+
+
+def _statistics(preparation, names, options) -> dict:
+    """``{feature: RunningStats}`` by a combine step: each worker's examples give partial statistics,
+    merged (Chan's update) in any order; equal to the local loop's up to float64 rounding."""
+    beam = import_beam()
+    from avse_tf.data.normalization import RunningStats
+
+    class ExampleStatistics(beam.DoFn):
+        def __init__(self, preparation):
+            super().__init__()
+            self.preparation = preparation
+
+        def process(self, name):
+            partial = {}
+            for feature, block in self.preparation.statistics_blocks(name).items():
+                partial.setdefault(feature, RunningStats()).update(block)
+            yield json.dumps({feature: stats.to_json() for feature, stats in partial.items()})
+
+    class MergeStatistics(beam.CombineFn):
+        def create_accumulator(self):
+            return {}
+
+        def add_input(self, accumulator, element):
+            for feature, data in json.loads(element).items():
+                accumulator.setdefault(feature, RunningStats()).merge(RunningStats.from_json(data))
+            return accumulator
+
+        def merge_accumulators(self, accumulators):
+            merged = {}
+            for accumulator in accumulators:
+                for feature, stats in accumulator.items():
+                    merged.setdefault(feature, RunningStats()).merge(stats)
+            return merged
+
+        def extract_output(self, accumulator):
+            return json.dumps({feature: stats.to_json() for feature, stats in accumulator.items()})
+
+    folder = preparation.statistics_path() + ".parts"
+    os.makedirs(folder, exist_ok=True)
+    result = os.path.join(folder, "combined.json")
+
+    def write(text):
+        from avse_tf.utils import atomic_write_text
+
+        atomic_write_text(result, text)
+
+    _log(f"normalisation statistics: {len(names)} examples")
+    with beam.Pipeline(options=options) as pipeline:
+        _ = (pipeline
+             | "names" >> beam.Create(list(names))
+             | "spread" >> beam.Reshuffle()
+             | "partial" >> beam.ParDo(ExampleStatistics(preparation))
+             | "combine" >> beam.CombineGlobally(MergeStatistics())
+             | "save" >> beam.Map(write))
+    with open(result, encoding="utf-8") as handle:
+        combined = {feature: RunningStats.from_json(data) for feature, data in json.loads(handle.read()).items()}
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    return combined
 
 
 def _write_sets(preparation, record_sets, options, start) -> None:

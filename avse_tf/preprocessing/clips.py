@@ -81,7 +81,26 @@ class ClipPreparation:
     def make_example(self, record_set: RecordSet, name: str) -> dict:
         raise NotImplementedError
 
+    # Normalisation statistics (optional): per-dimension mean / std of some features over some
+    # examples (the training set), made before the records that apply them.
+    def statistics_path(self) -> str | None:
+        """Where the statistics are saved (:func:`avse_tf.data.normalization.save_stats`); None: none."""
+        return None
+
+    def statistics_names(self, splits: dict) -> list:
+        """The example names the statistics are computed over."""
+        raise NotImplementedError
+
+    def statistics_blocks(self, name: str) -> dict:
+        """``{feature: [frames, dims] array}`` of one example, unnormalised."""
+        raise NotImplementedError
+
     # -- shared mechanics ----------------------------------------------------------------------
+    def __getstate__(self):
+        """What Beam ships to its workers with a step: the settings only. Caches (``_``-prefixed:
+        models, listings, statistics) are rebuilt on the worker, so no data travels pickled."""
+        return {key: (None if key.startswith("_") else value) for key, value in self.__dict__.items()}
+
     def clip_to_json(self, clip) -> str:
         return json.dumps(dataclasses.asdict(clip), sort_keys=True)
 
@@ -201,7 +220,8 @@ def start_record_set(record_set: RecordSet) -> None:
 def run_local(preparation: ClipPreparation) -> dict:
     """The whole preparation on this machine, one clip after another (the default runner).
 
-    Returns ``{"done": {name: record}, "bad": [(name, video, reason)], "splits": {split: names}}``."""
+    Returns ``{"done": {name: record}, "bad": [(name, video, reason)], "splits": {split: names},
+    "records": the folder holding the record sets}``."""
     from avse_tf.utils import progress
 
     preparation.check()
@@ -229,12 +249,36 @@ def _write_sets_locally(preparation: ClipPreparation, record_sets) -> None:
         finish_record_set(preparation, record_set, shards)
 
 
-def finish_preparation(preparation: ClipPreparation, clips, write_sets) -> dict:
-    """Gather markers, write the split lists, then the record sets that changed (``write_sets``)."""
+def statistics_locally(preparation: ClipPreparation, names) -> dict:
+    """``{feature: RunningStats}`` over ``names``, one example after another."""
+    from avse_tf.data.normalization import RunningStats
+    from avse_tf.utils import progress
+
+    stats = {}
+    for name in progress(names, "normalisation statistics"):
+        for feature, block in preparation.statistics_blocks(name).items():
+            stats.setdefault(feature, RunningStats()).update(block)
+    return stats
+
+
+def save_statistics(path, stats: dict) -> None:
+    from avse_tf.data.normalization import save_stats
+
+    save_stats(path, **{feature: running.result() for feature, running in sorted(stats.items())})
+
+
+def finish_preparation(preparation: ClipPreparation, clips, write_sets, statistics=statistics_locally) -> dict:
+    """Gather markers, write the split lists, the statistics if missing (``statistics(preparation,
+    names)`` -> ``{feature: RunningStats}``), then the record sets that changed (``write_sets``)."""
     done, bad = gather(preparation, clips)
     splits = preparation.splits(done)
     write_split_lists(preparation, splits)
     pending = [record_set for record_set in preparation.record_sets(splits) if not record_set_current(record_set)]
+    path = preparation.statistics_path()
+    if pending and path and not os.path.isfile(path):
+        save_statistics(path, statistics(preparation, preparation.statistics_names(splits)))
     if pending:
         write_sets(preparation, pending)
-    return {"done": done, "bad": bad, "splits": splits}
+    folders = [record_set.folder for record_set in preparation.record_sets(splits) if record_set.names]
+    return {"done": done, "bad": bad, "splits": splits,
+            "records": os.path.commonpath(folders) if folders else None}
