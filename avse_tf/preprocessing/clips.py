@@ -95,6 +95,10 @@ class ClipPreparation:
         """``{feature: [frames, dims] array}`` of one example, unnormalised."""
         raise NotImplementedError
 
+    def record_set_metadata(self, record_set: RecordSet) -> dict:
+        """Facts about a whole set for its manifest's ``metadata``, beside ``clips`` (its names)."""
+        return {}
+
     # -- shared mechanics ----------------------------------------------------------------------
     def __getstate__(self):
         """What Beam ships to its workers with a step: the settings only. Caches (``_``-prefixed:
@@ -205,7 +209,7 @@ def finish_record_set(preparation: ClipPreparation, record_set: RecordSet, shard
     ordered = sorted(shards)
     return write_manifest(record_set.folder, "records", record_set.schema,
                           normalize_compression(preparation.compression), ordered,
-                          {"clips": list(record_set.names)})
+                          {**preparation.record_set_metadata(record_set), "clips": list(record_set.names)})
 
 
 def start_record_set(record_set: RecordSet) -> None:

@@ -23,4 +23,5 @@ SYSTEM = System(
     export="export",
     tune="train:tuning_job",
     bench="bench:bench_cases",
+    preparation="preparation:InpaintingPreparation",
 )

@@ -177,6 +177,31 @@ def load_gap_set(path) -> dict:
 # ----------------------------------------------------------------------------------------------
 # Records
 
+def entry_name(entry) -> str:
+    """``s<k>/<utterance>#<copy>``: one gap draw of one clip, as records and messages name it."""
+    return f"{entry['speaker']}/{entry['utterance']}#{entry['copy']}"
+
+
+def gap_example(features: dict, entry: dict, stats: dict) -> dict:
+    """One record: a clip's :func:`clip_features` normalised by ``stats``, with the phone labels
+    padded (none without an ``.align``: ``num_phones`` 0) and the gap mask of ``entry``'s gaps."""
+    from avse_tf.data.gaps import gap_mask
+    from avse_tf.data.normalization import normalize
+
+    example = dict(features)
+    phones = example.pop("phones")
+    phones = [] if phones is None else phones
+    if len(phones) > INPAINTING_MAX_PHONES:
+        raise UserInputError(f"{example['audio_path']}: {len(phones)} phones, records hold at most "
+                             f"{INPAINTING_MAX_PHONES}")
+    example["phones"] = np.pad(np.asarray(phones, np.int64), (0, INPAINTING_MAX_PHONES - len(phones)))
+    example["num_phones"] = len(phones)
+    example["clean_spectrogram"] = normalize(example["clean_spectrogram"], *stats["spectrogram"])
+    example["video_features"] = normalize(example["video_features"], *stats["video"])
+    example["gap_mask"] = gap_mask(entry["gaps"], example["sequence_length"])[:, None]
+    return example
+
+
 def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", sets=None, audio_dir="audio",
                      landmark_dir="landmarks", align_dir="align", compression=None, examples_per_shard=64) -> dict:
     """Write ``<data_dir>/<dest_dir>/<SET>/`` for every gap set (normalised features + gaps).
@@ -190,13 +215,7 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
     an ``.align`` file now. Clips without one get no phone labels (``num_phones`` 0, listed in the
     manifest's metadata): the A / AV models need none.
     """
-    from avse_tf.data.gaps import gap_mask
-    from avse_tf.data.normalization import (
-        RunningStats,
-        load_stats,
-        normalize,
-        save_stats,
-    )
+    from avse_tf.data.normalization import RunningStats, load_stats, save_stats
     from avse_tf.records import RecordWriter
     from avse_tf.utils import progress
 
@@ -244,20 +263,10 @@ def generate_records(data_dir, gaps_dir="gaps", dest_dir="inpainting_records", s
                           compression=compression) as writer:
             without_phones = []
             for entry in progress(gap_set["entries"], f"tfrecords_generator {set_name}"):
-                example = dict(features(entry["speaker"], entry["utterance"]))
-                phones = example.pop("phones")
-                if phones is None:  # no .align: num_phones 0, listed in the manifest
+                clip_features_ = features(entry["speaker"], entry["utterance"])
+                if clip_features_["phones"] is None:  # no .align: num_phones 0, listed in the manifest
                     without_phones.append(f"{entry['speaker']}/{entry['utterance']}")
-                    phones = []
-                if len(phones) > INPAINTING_MAX_PHONES:
-                    raise UserInputError(f"{example['audio_path']}: {len(phones)} phones, records hold at most "
-                                         f"{INPAINTING_MAX_PHONES}")
-                example["phones"] = np.pad(np.asarray(phones, np.int64), (0, INPAINTING_MAX_PHONES - len(phones)))
-                example["num_phones"] = len(phones)
-                example["clean_spectrogram"] = normalize(example["clean_spectrogram"], *stats["spectrogram"])
-                example["video_features"] = normalize(example["video_features"], *stats["video"])
-                example["gap_mask"] = gap_mask(entry["gaps"], example["sequence_length"])[:, None]
-                writer.write(example, name=f"{entry['speaker']}/{entry['utterance']}#{entry['copy']}")
+                writer.write(gap_example(clip_features_, entry, stats), name=entry_name(entry))
             clips = {f"{entry['speaker']}/{entry['utterance']}" for entry in gap_set["entries"]}
             writer.metadata[WITHOUT_PHONES_KEY] = sorted(set(without_phones))
             writer.metadata[WITH_PHONES_KEY] = len(clips - set(without_phones))

@@ -74,6 +74,16 @@ def example_features(entry, data_dir, video_dir="landmarks", tbm_dir="tbm", delt
     }
 
 
+def normalized(example: dict, stats: dict) -> dict:
+    """``example`` (:func:`example_features`) with its spectrogram and video features z-normalised by
+    ``stats`` (``{"spectrogram": (mean, std), "video": (mean, std)}``), as the records hold them."""
+    from avse_tf.data.normalization import normalize
+
+    example["mixed_spectrogram"] = normalize(example["mixed_spectrogram"], *stats["spectrogram"])
+    example["video_features"] = normalize(example["video_features"], *stats["video"])
+    return example
+
+
 def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords", mix_audio_dir="mix",
                      video_dir="landmarks", tbm_dir="tbm", delta=1, norm_data_dir=None, per_speaker_norm=False,
                      num_audio_samples=48000, sample_rate=SAMPLE_RATE, compression=None, examples_per_shard=64,
@@ -87,12 +97,7 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
     instead (the original code's behaviour).
     """
     from avse_tf.data.mixing import load_manifest
-    from avse_tf.data.normalization import (
-        RunningStats,
-        load_stats,
-        normalize,
-        save_stats,
-    )
+    from avse_tf.data.normalization import RunningStats, load_stats, save_stats
     from avse_tf.records import RecordWriter
     from avse_tf.utils import atomic_write_text, progress
 
@@ -157,10 +162,8 @@ def generate_records(data_dir, num_speakers=2, mode="fixed", dest_dir="tfrecords
                     stats = speaker_stats[entry["speaker"]]
                 else:
                     stats = global_stats
-                example = example_features(entry, data_dir, video_dir, tbm_dir, delta, sample_rate, fixed_samples)
-                example["mixed_spectrogram"] = normalize(example["mixed_spectrogram"], *stats["spectrogram"])
-                example["video_features"] = normalize(example["video_features"], *stats["video"])
-                writer.write(example)
+                writer.write(normalized(example_features(entry, data_dir, video_dir, tbm_dir, delta, sample_rate,
+                                                         fixed_samples), stats))
         counts[name] = len(entries)
     return counts
 

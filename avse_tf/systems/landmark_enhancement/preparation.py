@@ -18,106 +18,35 @@ The steps are the seed's and the recipe's (README, "Face-landmark AV speech enha
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
 from avse_tf.constants import FPS, NORM_FILE, SAMPLE_RATE
-from avse_tf.errors import UserInputError
-from avse_tf.preprocessing.clips import ClipPreparation, RecordSet
+from avse_tf.preprocessing.clips import RecordSet
+from avse_tf.preprocessing.landmark_corpus import LandmarkCorpusPreparation
 
 NUM_AUDIO_SAMPLES = 48000  # fixed mode: the seed's 3 s clips
 
 
-@dataclasses.dataclass(frozen=True)
-class LandmarkClip:
-    """One video of the imported corpus and where its landmarks go."""
-
-    name: str  # s<k>/<id>
-    speaker: str
-    video: str
-    landmarks: str
-
-
-class EnhancementPreparation(ClipPreparation):
+class EnhancementPreparation(LandmarkCorpusPreparation):
     description = "enhancement preprocess"
-    clip_type = LandmarkClip
+    min_speakers_per_set = 2  # a 2-speaker mixture mixes two speakers of one set
 
     def __init__(self, data_dir, dest_dir, val_fraction=0.1, test_fraction=0.1, seed=0, unseen_speakers=(),
                  examples_per_shard=64, compression=None, shape_predictor=None, num_mix=2, utterances=None):
-        self.data_dir = data_dir
-        self.output_dir = os.path.abspath(os.fspath(dest_dir))
-        self.corpus = os.path.join(self.output_dir, "corpus")
-        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, int(seed)
-        self.unseen_speakers = sorted(set(unseen_speakers or ()))
-        self.examples_per_shard, self.compression = int(examples_per_shard), compression
-        self.shape_predictor, self.num_mix, self.utterances = shape_predictor, int(num_mix), utterances
-        self._extractor, self._entries, self._statistics = None, None, None
-
-    # -- clips ---------------------------------------------------------------------------------
-    def check(self) -> None:
-        from avse_tf.data.corpora.importer import import_corpus
-        from avse_tf.utils import check_run_settings
-
-        os.makedirs(self.output_dir, exist_ok=True)
-        check_run_settings(self.output_dir, {"seed": self.seed, "val_fraction": self.val_fraction,
-                                             "test_fraction": self.test_fraction, "num_mix": self.num_mix,
-                                             "utterances": self.utterances,
-                                             "unseen_speakers": self.unseen_speakers}, "--dest_dir")
-        import_corpus(self.data_dir, self.corpus, show_progress=False)
-
-    def list_clips(self) -> list:
-        from avse_tf.data import grid
-
-        clips = []
-        for speaker in grid.list_speakers(self.corpus):
-            folder = os.path.join(self.corpus, speaker, "video")
-            for name in sorted(os.listdir(folder)):
-                stem, extension = os.path.splitext(name)
-                if extension and not name.startswith("."):
-                    clips.append(LandmarkClip(f"{speaker}/{stem}", speaker, os.path.join(folder, name),
-                                              os.path.join(self.corpus, speaker, "landmarks", stem + ".txt")))
-        if not clips:
-            raise UserInputError(f"no videos in {self.corpus}/s<k>/video/; check --data_dir")
-        return clips
-
-    def setup(self) -> None:
-        from avse_tf.video.landmarks import LandmarkExtractor
-
-        self._extractor = LandmarkExtractor(self.shape_predictor)
-
-    def process(self, clip) -> dict:
-        from avse_tf.data.preprocess import write_landmarks
-
-        return {"video": clip.video, "frames": write_landmarks(self._extractor, clip.video, clip.landmarks)}
+        super().__init__(data_dir, dest_dir, val_fraction, test_fraction, seed, unseen_speakers, examples_per_shard,
+                         compression, shape_predictor)
+        self.num_mix, self.utterances = int(num_mix), utterances
+        self.extra_settings = {"num_mix": self.num_mix, "utterances": utterances}
+        self._entries, self._statistics = None, None
 
     # -- split, masks, mixtures ----------------------------------------------------------------
-    def speaker_split(self, speakers) -> dict:
-        """``{SET: speakers}``: test = ``unseen_speakers`` or the last ``test_fraction``, validation the
-        ``val_fraction`` before them (at least two each: a 2-speaker mixture mixes speakers of one
-        set), training the rest."""
-        speakers = sorted(speakers, key=lambda name: (len(name), name))
-        missing = sorted(set(self.unseen_speakers) - set(speakers))
-        if missing:
-            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {self.corpus} "
-                                 f"(speakers: {', '.join(speakers)})")
-        test = list(self.unseen_speakers) or speakers[len(speakers) - max(2, round(len(speakers) * self.test_fraction)):]
-        rest = [name for name in speakers if name not in test]
-        validation = rest[len(rest) - max(2, round(len(speakers) * self.val_fraction)):]
-        training = [name for name in rest if name not in validation]
-        if len(training) < 2 or len(validation) < 2 or len(test) < 2:
-            raise UserInputError(f"{len(speakers)} speakers with a face give training {len(training)}, validation "
-                                 f"{len(validation)}, test {len(test)}; 2-speaker mixtures need at least 2 per set: "
-                                 "add speakers or change --val_fraction / --test_fraction / --unseen_speakers")
-        return {"TRAINING_SET": training, "VALIDATION_SET": validation, "TEST_SET": test}
-
     def splits(self, done: dict) -> dict:
         from avse_tf.data.masks import compute_tbms
         from avse_tf.systems.landmark_enhancement.recipe import make_mixtures
 
-        speakers = sorted({name.split("/")[0] for name in done})
-        split = self.speaker_split(speakers)
-        missing_masks = [name for name in speakers
+        split = self.speaker_split(done)
+        missing_masks = [name for names in split.values() for name in names
                          if not os.path.isfile(os.path.join(self.corpus, name, "tbm", "ltass.npz"))]
         if missing_masks:
             compute_tbms(self.corpus, missing_masks, "audio", "tbm")
@@ -170,11 +99,9 @@ class EnhancementPreparation(ClipPreparation):
                           "mixture") for set_name, names in splits.items()]
 
     def make_example(self, record_set, name) -> dict:
-        from avse_tf.data.normalization import load_stats, normalize
+        from avse_tf.data.normalization import load_stats
+        from avse_tf.systems.landmark_enhancement.pipeline import normalized
 
         if self._statistics is None:
             self._statistics = load_stats(self.statistics_path())
-        example = self._features(name)
-        example["mixed_spectrogram"] = normalize(example["mixed_spectrogram"], *self._statistics["spectrogram"])
-        example["video_features"] = normalize(example["video_features"], *self._statistics["video"])
-        return example
+        return normalized(self._features(name), self._statistics)
