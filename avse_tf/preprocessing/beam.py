@@ -34,6 +34,7 @@ from avse_tf.preprocessing import clips as clip_steps
 
 RUNNERS = {"direct": "DirectRunner", "flink": "FlinkRunner", "spark": "SparkRunner",
            "dataflow": "DataflowRunner", "portable": "PortableRunner"}
+PROGRESS_SECONDS = 60  # a worker logs its count at its first clip and then at most once a minute
 INSTALL_HINT = "install the Beam extra: pip install 'avse_tf[beam]' (or pip install apache-beam)"
 
 
@@ -76,9 +77,14 @@ def _clip_fn(preparation):
 
         def setup(self):
             self.preparation.setup()
+            self.count, self.start, self.logged = 0, time.time(), 0.0
 
         def process(self, element):
             status, name, _ = clip_steps.process_one(self.preparation, self.preparation.clip_from_json(element))
+            self.count += 1
+            if time.time() - self.logged >= PROGRESS_SECONDS:  # a worker's progress, also when not on a TTY
+                self.logged = time.time()
+                _log(f"worker {os.getpid()}: {self.count} {self.preparation.unit}s done, {_elapsed(self.start)} elapsed")
             yield json.dumps([status, name])
 
     return ProcessClip(preparation)
@@ -209,15 +215,13 @@ def _write_sets(preparation, record_sets, options, start) -> None:
              | "spread" >> beam.Reshuffle()
              | "write" >> beam.ParDo(_shard_fn(preparation, record_sets)))
     compression = normalize_compression(preparation.compression)
+    shards = {set_index: [] for set_index in range(len(record_sets))}
+    for set_index, shard_index, names in blocks:
+        name = shard_name("records", shard_index, compression)
+        path = os.path.join(record_sets[set_index].folder, name)
+        if not os.path.isfile(path):
+            raise RuntimeError(f"the pipeline finished without writing {path}")
+        shards[set_index].append((name, len(names), os.path.getsize(path)))
     for set_index, record_set in enumerate(record_sets):
-        shards = []
-        for index, shard_set, names in ((block[1], block[0], block[2]) for block in blocks):
-            if shard_set != set_index:
-                continue
-            name = shard_name("records", index, compression)
-            path = os.path.join(record_set.folder, name)
-            if not os.path.isfile(path):
-                raise RuntimeError(f"the pipeline finished without writing {path}")
-            shards.append((name, len(names), os.path.getsize(path)))
-        clip_steps.finish_record_set(preparation, record_set, shards)
+        clip_steps.finish_record_set(preparation, record_set, shards[set_index])
     _log(f"records: {len(blocks)} shards written, {_elapsed(start)} elapsed")

@@ -35,7 +35,7 @@ import time
 PARTS = (
     ("decode", ("read_video", "load_audio", "imread")),
     ("detect/track", ("extract", "boxes")),
-    ("features", ("clip_features", "wav2lip_mel", "highpass", "example_features", "log_spectrogram")),
+    ("features", ("clip_features", "wav2lip_mel", "highpass", "example_features")),  # each calls the STFT itself
     ("write", ("imwrite", "write_audio", "write_video", "savez", "save_landmarks_txt")),
     ("serialize", ("serialize_example",)),
 )
@@ -62,8 +62,8 @@ def _same_records(first, second) -> bool:
 
     sets = sorted(os.path.relpath(parent, first) for parent, _, names in os.walk(first) if "records.json" in names)
 
-    def examples(root, folder):
-        return [{key: value.decode().replace(root, "RUN") if isinstance(value, bytes) else value
+    def examples(root, folder):  # strings and raw bytes (images) are bytes: the run's folder replaced
+        return [{key: value.replace(root.encode(), b"RUN") if isinstance(value, bytes) else value
                  for key, value in example.items()} for example in read_examples(os.path.join(root, folder))]
 
     for folder in sets:
@@ -72,7 +72,7 @@ def _same_records(first, second) -> bool:
             return False
         for a, b in zip(left, right):
             if a.keys() != b.keys() or not all(
-                    a[key] == b[key] if isinstance(a[key], str) else np.allclose(a[key], b[key], rtol=1e-5, atol=1e-5)
+                    a[key] == b[key] if isinstance(a[key], bytes) else np.allclose(a[key], b[key], rtol=1e-5, atol=1e-5)
                     for key in a):
                 return False
     return bool(sets)
@@ -140,7 +140,10 @@ def main(argv=None) -> int:
         corpus = os.path.join(work, "corpus")
         generate_grid_corpus(corpus, speakers=args.speakers, utterances=args.utterances, seed=1)
         clips = args.speakers * args.utterances
-        rows = [measure(system, corpus, work, args.workers, clips) for system in systems]
+        rows = []
+        for system in systems:
+            rows.append(measure(system, corpus, work, args.workers, clips))
+            print(format_table(rows[-1:], args.workers), flush=True)  # kept if a later system fails
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{os.cpu_count()} cores, {clips} clips of about 3 s (synthetic corpus, {args.speakers} speakers)")
