@@ -19,6 +19,11 @@ def add_runner_arguments(parser) -> None:
                              "job_endpoint=host:8099, environment_type=LOOPBACK, project=..., temp_location=...)")
 
 
+# Flags of one system's preparation only: {flag: help}; the system is named in the help.
+SYSTEM_FLAGS = {"image_size": "speech2vid: face crop side, a multiple of 16 (default 112, the paper's)",
+                "num_identity": "speech2vid: identity stills per example (default 5, the paper's)"}
+
+
 def register(subparsers) -> None:
     from avse_tf.systems import all_systems
 
@@ -41,6 +46,8 @@ def register(subparsers) -> None:
     parser.add_argument("--examples_per_shard", type=int, default=64)
     parser.add_argument("--compression", default=None, choices=("GZIP",), help="record compression")
     parser.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
+    for flag, text in SYSTEM_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=int, default=None, help=text)
     add_runner_arguments(parser)
     parser.set_defaults(func=run_preprocess, work_folder="dest_dir")
 
@@ -56,12 +63,17 @@ def run_preprocess(args) -> int:
         ready = ", ".join(other.name for other in all_systems() if other.preparation)
         raise UserInputError(f"{system.name}'s corpus preparation is not a clip-by-clip preparation yet (ready: "
                              f"{ready}); run its own steps: avse {system.cli_group} --help")
+    extra = {flag: getattr(args, flag) for flag in SYSTEM_FLAGS if getattr(args, flag) is not None}
+    for flag in extra:
+        if not SYSTEM_FLAGS[flag].startswith(system.name + ":"):
+            raise UserInputError(f"--{flag} is a flag of {SYSTEM_FLAGS[flag].split(':')[0]}'s preparation, not "
+                                 f"{system.name}'s; leave it out")
     import_tensorflow_quietly()
     preparation = system.resolve(system.preparation)(
         args.data_dir, args.dest_dir, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         seed=args.seed, unseen_speakers=[name for name in args.unseen_speakers.split(",") if name],
         examples_per_shard=args.examples_per_shard, compression=args.compression,
-        shape_predictor=args.shape_predictor)
+        shape_predictor=args.shape_predictor, **extra)
     result = run(preparation, args.runner, args.beam_option)
     splits = ", ".join(f"{name} {len(examples)}" for name, examples in result["splits"].items())
     print(f"preprocess {system.name}: {len(result['done'])} clips ({splits}); {len(result['bad'])} skipped "

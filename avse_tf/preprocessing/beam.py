@@ -221,7 +221,7 @@ def _write_sets(preparation, record_sets, options, start) -> None:
         path = os.path.join(record_sets[set_index].folder, name)
         if not os.path.isfile(path):
             raise RuntimeError(f"the pipeline finished without writing {path}")
-        shards[set_index].append((name, len(names), os.path.getsize(path)))
+        shards[set_index].append((name, clip_steps.block_examples(record_sets[set_index], names), os.path.getsize(path)))
     for set_index, record_set in enumerate(record_sets):
         clip_steps.finish_record_set(preparation, record_set, shards[set_index])
     _log(f"records: {len(blocks)} shards written, {_elapsed(start)} elapsed")

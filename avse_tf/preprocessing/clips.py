@@ -10,7 +10,11 @@ The contract (one subclass of :class:`ClipPreparation` per system):
   record of them; raises :class:`~avse_tf.errors.UserInputError` for a clip that cannot be used.
 * :meth:`~ClipPreparation.splits`: ``{split: example names}`` from the done clips (cheap: the
   driver computes it between the clip stage and the records stage).
-* :meth:`~ClipPreparation.record_sets` and :meth:`~ClipPreparation.make_example`: the records.
+* :meth:`~ClipPreparation.record_sets` and :meth:`~ClipPreparation.make_example` (one example
+  per name) or :meth:`~ClipPreparation.make_examples` (several: Speech2Vid's one per video frame):
+  the records.
+* :meth:`~ClipPreparation.write_summary`: files describing the whole preparation, written by the
+  driver after the records (optional).
 
 Progress that survives a kill: a clip is done when its marker ``<dest>/data/done/<name>.json`` (what
 ``process`` returned) exists; a clip that failed has ``<dest>/data/bad/<name>.json`` (the dead
@@ -18,8 +22,9 @@ letter: its video and the reason) until a later run succeeds with it. Both are w
 :func:`process_one`, the function the local loop and the Beam workers share, so a run started again
 (or a Beam bundle retried) redoes only unfinished clips and never duplicates one. Records are
 written shard by shard (:func:`avse_tf.records.writer.write_shard`, shard ``k`` holding the
-``k``-th block of ``examples_per_shard`` names in split-list order) and the manifest last; a set
-whose manifest already lists exactly the split's names is kept.
+``k``-th block of names in split-list order, a block closed once it holds ``examples_per_shard``
+examples: :func:`shard_blocks`) and the manifest last; a set whose manifest already lists exactly
+the split's names is kept.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ REPORT_FILE = "bad_clips.txt"
 @dataclasses.dataclass(frozen=True)
 class RecordSet:
     """One record set to write: ``folder``, its ``schema``, the example ``names`` in order, the
-    ``split`` they belong to, and how progress names it."""
+    ``split`` they belong to, how progress names it, and ``sizes``: the examples each name gives
+    (empty: one each)."""
 
     folder: str
     schema: object
@@ -45,6 +51,7 @@ class RecordSet:
     split: str
     description: str
     unit: str = "clip"
+    sizes: tuple = ()
 
 
 class ClipPreparation:
@@ -80,6 +87,14 @@ class ClipPreparation:
 
     def make_example(self, record_set: RecordSet, name: str) -> dict:
         raise NotImplementedError
+
+    def make_examples(self, record_set: RecordSet, name: str):
+        """``(key, example)`` pairs of one name (default: its one :meth:`make_example`); a name's
+        examples always land in one shard, so a set's ``sizes`` must give their count."""
+        yield name, self.make_example(record_set, name)
+
+    def write_summary(self, splits: dict) -> None:
+        """Driver-side files about the whole preparation (its statistics and splits), after the records."""
 
     # Normalisation statistics (optional): per-dimension mean / std of some features over some
     # examples (the training set), made before the records that apply them.
@@ -187,10 +202,27 @@ def record_set_current(record_set: RecordSet) -> bool:
 
 
 def shard_blocks(record_set: RecordSet, examples_per_shard: int) -> list:
-    """``[(shard index, names)]``: the split list cut into blocks of ``examples_per_shard``."""
-    names = list(record_set.names)
-    return [(index, names[start:start + examples_per_shard])
-            for index, start in enumerate(range(0, len(names), examples_per_shard))]
+    """``[(shard index, names)]``: the split list cut in order, a block closed as soon as its names'
+    examples (``record_set.sizes``, one each without) reach ``examples_per_shard``."""
+    sizes = record_set.sizes or (1,) * len(record_set.names)
+    blocks, block, examples = [], [], 0
+    for name, size in zip(record_set.names, sizes):
+        block.append(name)
+        examples += int(size)
+        if examples >= examples_per_shard:
+            blocks.append((len(blocks), block))
+            block, examples = [], 0
+    if block:
+        blocks.append((len(blocks), block))
+    return blocks
+
+
+def block_examples(record_set: RecordSet, names) -> int:
+    """How many examples ``names`` (some of the set's) give: their ``sizes``, one each without."""
+    if not record_set.sizes:
+        return len(names)
+    size = dict(zip(record_set.names, record_set.sizes))
+    return sum(int(size[name]) for name in names)
 
 
 def write_record_shard(preparation: ClipPreparation, record_set: RecordSet, index: int, names) -> tuple:
@@ -198,7 +230,7 @@ def write_record_shard(preparation: ClipPreparation, record_set: RecordSet, inde
     from avse_tf.records.writer import write_shard
 
     return write_shard(record_set.folder, "records", index, record_set.schema,
-                       ((name, preparation.make_example(record_set, name)) for name in names),
+                       (pair for name in names for pair in preparation.make_examples(record_set, name)),
                        preparation.compression)
 
 
@@ -239,17 +271,14 @@ def run_local(preparation: ClipPreparation) -> dict:
 def _write_sets_locally(preparation: ClipPreparation, record_sets) -> None:
     from avse_tf.utils import progress
 
-    size = preparation.examples_per_shard
     for record_set in record_sets:
         start_record_set(record_set)
-        shards, block = [], []
+        blocks = shard_blocks(record_set, preparation.examples_per_shard)
+        last = {names[-1]: (index, names) for index, names in blocks}  # a block is written at its last name
+        shards = []
         for name in progress(record_set.names, record_set.description, unit=record_set.unit):
-            block.append(name)
-            if len(block) == size:  # the same blocks as shard_blocks
-                shards.append(write_record_shard(preparation, record_set, len(shards), block))
-                block = []
-        if block:
-            shards.append(write_record_shard(preparation, record_set, len(shards), block))
+            if name in last:
+                shards.append(write_record_shard(preparation, record_set, *last[name]))
         finish_record_set(preparation, record_set, shards)
 
 
@@ -277,12 +306,14 @@ def finish_preparation(preparation: ClipPreparation, clips, write_sets, statisti
     done, bad = gather(preparation, clips)
     splits = preparation.splits(done)
     write_split_lists(preparation, splits)
-    pending = [record_set for record_set in preparation.record_sets(splits) if not record_set_current(record_set)]
+    record_sets = preparation.record_sets(splits)
+    pending = [record_set for record_set in record_sets if not record_set_current(record_set)]
     path = preparation.statistics_path()
     if pending and path and not os.path.isfile(path):
         save_statistics(path, statistics(preparation, preparation.statistics_names(splits)))
     if pending:
         write_sets(preparation, pending)
-    folders = [record_set.folder for record_set in preparation.record_sets(splits) if record_set.names]
+    preparation.write_summary(splits)
+    folders = [record_set.folder for record_set in record_sets if record_set.names]
     return {"done": done, "bad": bad, "splits": splits,
             "records": os.path.commonpath(folders) if folders else None}

@@ -1,7 +1,8 @@
 """Speech2Vid, "You said that?" (Chung, Jamaludin, Zisserman, BMVC 2017): a talking face from speech.
 
 Folder map: ``model.py`` (generator, face encoder, deblurring network, loss), ``pipeline.py``
-(MFCC windows, aligned faces, record schema and records), ``train.py``, ``predict.py`` (a face
+(MFCC windows, aligned faces, record schema and records), ``preparation.py`` (the whole corpus
+preparation, locally or on Apache Beam: ``avse preprocess speech2vid``), ``train.py``, ``predict.py`` (a face
 speaking an audio file), ``evaluate.py`` (PSNR, SSIM, lip sync), ``export.py``, ``cli.py``
 (``avse speech2vid``), ``presets/`` and ``README.md`` (model card). Face alignment is shared:
 :mod:`avse_tf.video.face_alignment`.
@@ -20,4 +21,5 @@ SYSTEM = System(
     task="predict:TalkingFace",
     export="export",
     bench="bench:bench_cases",
+    preparation="preparation:Speech2VidPreparation",
 )

@@ -43,6 +43,7 @@ WINDOW_SAMPLES = int(SAMPLE_RATE * WINDOW / MFCC_RATE)  # 5600 samples: the shor
 
 META_FILE = "speech2vid.json"
 SETS = ("train", "val")
+FACE_VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".avi", ".mov", ".mkv", ".webm")  # ext=None: any of them
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -108,14 +109,15 @@ def video_features(video_path, audio_path=None, image_size: int = 112, extractor
             "image_size": np.int64(image_size)}
 
 
-def _list_videos(data_dir, speaker_ids=None, video_dir="video", ext="mpg"):
+def list_videos(data_dir, speaker_ids=None, video_dir="video", ext="mpg"):
     """``[(speaker, utterance, video_path, wav_or_None)]``: GRID layout (``s<k>/<video_dir>``) or
-    any folder of videos (searched recursively; the parent folder names the speaker)."""
+    any folder of videos (searched recursively; the parent folder names the speaker). ``ext``
+    None: every video extension of :data:`FACE_VIDEO_EXTENSIONS`."""
     from avse_tf.data import grid
 
     if not os.path.isdir(data_dir):
         raise UserInputError(f"data folder not found: {data_dir}; pass -d with the corpus folder")
-    extension = "." + ext.lstrip(".").lower()
+    extensions = FACE_VIDEO_EXTENSIONS if ext is None else ("." + ext.lstrip(".").lower(),)
     jobs = []
     speakers = [grid.speaker_name(s) for s in speaker_ids] if speaker_ids else grid.list_speakers(data_dir)
     for speaker in speakers:
@@ -123,19 +125,19 @@ def _list_videos(data_dir, speaker_ids=None, video_dir="video", ext="mpg"):
         if not os.path.isdir(folder):
             continue
         for name in sorted(os.listdir(folder)):
-            if name.lower().endswith(extension) and not name.startswith("."):  # .tmp-*: a killed write
-                utterance = name[: -len(extension)]
+            if name.lower().endswith(extensions) and not name.startswith("."):  # .tmp-*: a killed write
+                utterance = os.path.splitext(name)[0]
                 wav = os.path.join(data_dir, speaker, "audio", utterance + ".wav")
                 jobs.append((speaker, utterance, os.path.join(folder, name), wav if os.path.isfile(wav) else None))
     if not jobs and not speaker_ids:
         for root, _, names in sorted(os.walk(data_dir)):
             for name in sorted(names):
-                if name.lower().endswith(extension) and not name.startswith("."):
+                if name.lower().endswith(extensions) and not name.startswith("."):
                     speaker = os.path.relpath(root, data_dir).replace(os.sep, "_")
-                    jobs.append(("root" if speaker == "." else speaker, name[: -len(extension)],
+                    jobs.append(("root" if speaker == "." else speaker, os.path.splitext(name)[0],
                                  os.path.join(root, name), None))
     if not jobs:
-        raise UserInputError(f"no *{extension} videos under {data_dir}; check -d, --ext and --speaker_ids")
+        raise UserInputError(f"no {'/'.join(extensions)} videos under {data_dir}; check -d, --ext and --speaker_ids")
     return jobs
 
 
@@ -152,7 +154,7 @@ def extract_features(data_dir, features_dir="features", image_size=112, speaker_
 
     if int(image_size) % 16:
         raise UserInputError(f"--image_size must be a multiple of 16 (paper: 112), got {image_size}")
-    jobs = _list_videos(data_dir, speaker_ids, video_dir, ext)
+    jobs = list_videos(data_dir, speaker_ids, video_dir, ext)
     extractor = LandmarkExtractor(shape_predictor)
     written = []
     for speaker, utterance, video, wav in progress(jobs, "extract_features"):
@@ -234,6 +236,7 @@ def prepare_data(features_dir, processed_dir, num_identity=5, val_fraction=0.1, 
     are unseen. A set whose manifest exists is kept (resume); the split is kept too.
     """
     from avse_tf.records import RecordWriter
+    from avse_tf.systems.speech2vid.preparation import frame_examples
     from avse_tf.utils import atomic_write_text, progress
 
     if int(num_identity) < 1:
@@ -244,18 +247,14 @@ def prepare_data(features_dir, processed_dir, num_identity=5, val_fraction=0.1, 
     else:
         paths = list_features(features_dir)
         splits = _split([os.path.relpath(p, features_dir) for p in paths], val_fraction, test_fraction, seed)
-        first = load_features(paths[0])
-        stats_sum, stats_sq, count = np.zeros(12), np.zeros(12), 0
+        from avse_tf.data.normalization import RunningStats
+        from avse_tf.systems.speech2vid.preparation import make_meta, mfcc_statistics_block
+
+        stats = RunningStats()
         for relative in splits["train"]:
-            cepstra = load_features(os.path.join(features_dir, relative))["mfcc"][:, 1:13]
-            stats_sum += cepstra.sum(0)
-            stats_sq += (cepstra.astype(np.float64) ** 2).sum(0)
-            count += len(cepstra)
-        mean = stats_sum / count
-        meta = {"image_size": int(first["image_size"]), "num_identity": int(num_identity),
-                "mfcc_mean": mean.tolist(),
-                "mfcc_std": np.sqrt(np.maximum(stats_sq / count - mean ** 2, 1e-6)).tolist(),
-                "features_dir": os.path.abspath(features_dir), "seed": int(seed), "splits": splits}
+            stats.update(mfcc_statistics_block(load_features(os.path.join(features_dir, relative))))
+        meta = make_meta(int(load_features(paths[0])["image_size"]), num_identity, stats.result(), seed, splits,
+                         os.path.abspath(features_dir))
     schema = speech2vid_schema()
     counts = {}
     for name in SETS:
@@ -265,26 +264,13 @@ def prepare_data(features_dir, processed_dir, num_identity=5, val_fraction=0.1, 
             continue
         if not meta["splits"][name]:
             continue
-        rng = np.random.default_rng([int(meta["seed"]), SETS.index(name)])
         total = 0
         with RecordWriter(out_dir, "records", schema, examples_per_shard=examples_per_shard) as writer:
             for relative in progress(meta["splits"][name], f"prepare_data {name}"):
                 data = load_features(os.path.join(meta["features_dir"], relative))
-                faces = data["faces"]
-                if faces.shape[1] != meta["image_size"]:
-                    raise UserInputError(f"{relative} has {faces.shape[1]}-pixel faces, the others "
-                                         f"{meta['image_size']}; extract all features with one --image_size")
-                count = min(len(faces), num_video_frames(data["audio"].size))
-                windows = mfcc_windows(data["mfcc"], count)
-                speaker, utterance = os.path.split(os.path.splitext(relative)[0])
-                for frame in range(count):
-                    chosen = identity_frames(len(faces), meta["num_identity"], rng, exclude=frame)
-                    writer.write({"speaker": speaker or "root", "utterance": utterance, "frame": frame,
-                                  "mfcc": windows[frame].reshape(-1), "target": faces[frame].tobytes(),
-                                  "identity": faces[chosen].tobytes(),
-                                  "target_landmarks": (data["landmarks"][frame] / meta["image_size"]).reshape(-1),
-                                  "mouth_opening": float(data["mouth_opening"][frame]),
-                                  "sequence_length": 1, "num_samples": 0})
+                clip = os.path.splitext(relative)[0].replace(os.sep, "/")
+                for _, example in frame_examples(data, clip, meta["image_size"], meta["num_identity"], meta["seed"]):
+                    writer.write(example)
                     total += 1
         counts[name] = total
     atomic_write_text(meta_path, json.dumps(meta, indent=1) + "\n")
@@ -296,7 +282,10 @@ def read_meta(processed_dir) -> dict:
     if not os.path.isfile(path):
         raise UserInputError(f"no {META_FILE} in {processed_dir}; run prepare_data -p {processed_dir} first")
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        meta = json.load(handle)
+    # avse preprocess speech2vid names the features folder relative to this one (movable, shared storage)
+    meta["features_dir"] = os.path.join(processed_dir, meta["features_dir"])
+    return meta
 
 
 def resolve_processed(audio=None, identity=None, ground_truth=None, processed=None) -> str:
