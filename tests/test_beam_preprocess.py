@@ -64,8 +64,9 @@ def _preprocess(system, tree, dest, *extra):
                  "--test_fraction", "0.2", "--examples_per_shard", "2", *extra])
 
 
-def test_every_system_with_a_preparation_is_tested_here():
-    assert sorted(READY) == sorted(CLIP_TREE_SYSTEMS + CORPUS_SYSTEMS)
+def test_every_system_has_a_preparation_tested_here():
+    assert sorted(READY) == sorted(CLIP_TREE_SYSTEMS + CORPUS_SYSTEMS + ("speech2vid",))
+    assert sorted(READY) == sorted(system.name for system in all_systems())
 
 
 @pytest.mark.parametrize("system", CLIP_TREE_SYSTEMS)
@@ -92,7 +93,8 @@ def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(s
 
 @pytest.fixture(scope="module")
 def faceless_corpus(tmp_path_factory):
-    """6 speakers x 2 utterances (seed layout), one video replaced by noise frames (no face)."""
+    """6 speakers x 2 utterances (seed layout), one video replaced by noise frames (no face) and
+    another cut to half its bytes (truncated)."""
     from avse_tf.data.synth.corpus import generate_grid_corpus
     from avse_tf.video.io import read_video, write_video
 
@@ -103,7 +105,9 @@ def faceless_corpus(tmp_path_factory):
     noise = np.random.default_rng(1).integers(0, 255, frames.shape, dtype=np.uint8)
     video.unlink()
     write_video(str(video), noise, 25)
-    return root, f"s6/{video.stem}"
+    truncated = sorted((root / "s5" / "video").iterdir())[0]
+    truncated.write_bytes(truncated.read_bytes()[:truncated.stat().st_size // 2])
+    return root, f"s6/{video.stem}", f"s5/{truncated.stem}"
 
 
 def _relative_example(example, dest):
@@ -116,7 +120,7 @@ def test_corpus_systems_same_examples_statistics_combined_and_a_dead_letter(syst
     from avse_tf.data.normalization import load_stats
     from avse_tf.records import load_manifest
 
-    corpus, faceless = faceless_corpus
+    corpus, faceless, truncated = faceless_corpus
     assert _preprocess(system, corpus, tmp_path / "local") == 0
     assert _preprocess(system, corpus, tmp_path / "beam", *DIRECT) == 0
     records = {run: tmp_path / run / "corpus" / RECORDS[system] for run in ("local", "beam")}
@@ -139,13 +143,14 @@ def test_corpus_systems_same_examples_statistics_combined_and_a_dead_letter(syst
                     assert have[key] == value, key
                 else:  # normalised with statistics equal to ~1e-7: equal to float32 rounding
                     np.testing.assert_allclose(have[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
-        # No example is made from the faceless clip's video (it has no landmarks).
-        clip = faceless.split("/")[1]
-        assert not any(f"/{clip}." in example[CLEAN_CLIP[system]] for example in got), set_name
+        # No example is made from the faceless or the truncated clip's video.
+        for clip in (faceless.split("/")[1], truncated.split("/")[1]):
+            assert not any(f"/{clip}." in example[CLEAN_CLIP[system]] for example in got), set_name
         assert load_manifest(str(records["beam"] / set_name)).metadata == \
             load_manifest(str(records["local"] / set_name)).metadata
-    report = (tmp_path / "beam" / "bad_clips.txt").read_text().splitlines()
-    assert len(report) == 1 and report[0].startswith(faceless + "\t") and "face" in report[0], report
+    report = dict(line.split("\t", 1) for line in (tmp_path / "beam" / "bad_clips.txt").read_text().splitlines())
+    assert sorted(report) == sorted([faceless, truncated]), report
+    assert "face" in report[faceless] and f"{truncated.split('/')[1]}.mpg" in report[truncated], report
     # The records are what the system's training reads: one epoch of a small model on them.
     exp = tmp_path / "exp"
     if system == "landmark_enhancement":
@@ -194,5 +199,63 @@ def test_without_beam_the_runner_is_refused_in_one_line(video_tree, tmp_path, ca
     assert _preprocess("pseudo_visual", video_tree, tmp_path / "x", *DIRECT) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "pip install 'avse_tf[beam]'" in error[0] and "--runner local" in error[0]
-    assert _preprocess("speech2vid", video_tree, tmp_path / "y", *DIRECT) == 2
+    # A system whose preparation is still its own commands (none is, today) is named, not run.
+    import dataclasses
+
+    import avse_tf.systems as systems
+
+    real_get = systems.get
+    monkeypatch.setattr(systems, "get", lambda name: dataclasses.replace(real_get(name), preparation=None))
+    assert _preprocess("speech2vid", video_tree, tmp_path / "z") == 2
     assert "run its own steps: avse speech2vid" in capsys.readouterr().err
+    monkeypatch.setattr(systems, "get", real_get)
+    # A system's own preparation flag is refused for another system, in one line.
+    assert _preprocess("vca_gan", video_tree, tmp_path / "y", "--image_size", "32") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--image_size is a flag of speech2vid's preparation" in error[0], error
+
+
+def test_speech2vid_direct_runner_writes_the_local_files_one_example_per_frame(video_tree, tmp_path):
+    """Speech2Vid: several examples per clip (one per video frame) in shards of whole clips, the MFCC
+    statistics by the combine step, and a folder ``avse speech2vid train -p`` reads, even moved."""
+    import json
+
+    from avse_tf.systems.speech2vid.pipeline import generator_dataset, read_meta
+
+    flags = ("--image_size", "32", "--num_identity", "3", "--examples_per_shard", "150")
+    assert _preprocess("speech2vid", video_tree, tmp_path / "local", *flags) == 0
+    assert _preprocess("speech2vid", video_tree, tmp_path / "beam", *flags, *DIRECT) == 0
+    local, beam = _files(tmp_path / "local"), _files(tmp_path / "beam")
+    assert sorted(local) == sorted(beam)
+    different = [name for name in local if local[name] != beam[name]]
+    assert set(different) <= {"speech2vid.json", "mfcc_statistics.npz"}, different  # statistics: merge order
+    want, got = (json.loads(files["speech2vid.json"]) for files in (local, beam))
+    std = np.asarray(want.pop("mfcc_std"))
+    np.testing.assert_allclose(got.pop("mfcc_std"), std, rtol=1e-6)
+    assert np.all(np.abs(np.subtract(got.pop("mfcc_mean"), want.pop("mfcc_mean"))) <= 1e-6 * std)
+    assert got == want and want["features_dir"] == "features" and len(want["splits"]["train"]) == 4
+    report = dict(line.split("\t", 1) for line in beam["bad_clips.txt"].decode().splitlines())
+    assert sorted(report) == ["bad/faceless", "bad/truncated"], report
+    assert "no face" in report["bad/faceless"] and "truncated.mp4" in report["bad/truncated"], report
+    # Every frame of every training clip once, in order; shards close at whole clips past 150 frames.
+    (tmp_path / "beam").rename(tmp_path / "moved")
+    meta = read_meta(str(tmp_path / "moved"))
+    done = {name: json.loads(local[f"data/done/{name}.json"]) for name in
+            (clip[:-4] for clip in want["splits"]["train"])}
+    examples = read_examples(str(tmp_path / "moved" / "train"))
+    keys = [(f"{e['speaker'].decode()}/{e['utterance'].decode()}", int(e["frame"])) for e in examples]
+    assert keys == [(name, frame) for name in sorted(done) for frame in range(done[name]["examples"])]
+    shards, block = [], 0
+    for name in sorted(done):
+        block += done[name]["examples"]
+        if block >= 150:
+            shards, block = shards + [block], 0
+    shards += [block] if block else []
+    manifest = json.loads(local["train/records.json"])
+    assert [shard["examples"] for shard in manifest["shards"]] == shards and len(shards) >= 2
+    faces = np.frombuffer(examples[0]["identity"], np.uint8).reshape(3, 32, 32, 3)
+    assert faces.std() > 5 and len({f.tobytes() for f in faces}) == 3
+    inputs, target = next(iter(generator_dataset(str(tmp_path / "moved" / "train"), meta, 8)))
+    assert inputs["identity"].shape == (8, 32, 32, 9) and inputs["mfcc"].shape == (8, 12, 35)
+    assert target["face"].shape == (8, 32, 32, 3)
+    assert os.path.isfile(os.path.join(meta["features_dir"], meta["splits"]["test"][0]))

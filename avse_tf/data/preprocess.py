@@ -134,11 +134,22 @@ def extract_landmarks(data_dir, speaker_ids, video_dir="video", dest_dir="landma
     return written
 
 
-def write_landmarks(extractor, video_path, txt_path) -> int:
+def write_landmarks(extractor, video_path, txt_path, audio_path=None) -> int:
     """The landmarks of one video to ``txt_path`` (the original's T x 136 text, atomically); returns
-    its frame count. The per-clip step of ``video_preprocessing`` and of ``avse preprocess enhancement``."""
+    its frame count. The per-clip step of ``video_preprocessing`` and of ``avse preprocess enhancement``.
+
+    With ``audio_path`` (the clip's wav), a video whose frames do not last as long as its audio (a
+    truncated file decodes to fewer frames without any error) raises
+    :class:`~avse_tf.errors.DurationMismatchError` before anything is written."""
     from avse_tf.video.landmarks import save_landmarks_txt
 
     track = extractor.extract_file(video_path)
+    if audio_path is not None:
+        from avse_tf.audio.io import load_audio
+        from avse_tf.constants import FPS
+        from avse_tf.validation import match_durations
+
+        match_durations(load_audio(audio_path, SAMPLE_RATE), track.points, SAMPLE_RATE, FPS, "error",
+                        os.fspath(audio_path), os.fspath(video_path), "or replace the video if it is truncated")
     save_landmarks_txt(txt_path, track.points)
     return len(track.points)

@@ -76,7 +76,9 @@ class LandmarkCorpusPreparation(ClipPreparation):
     def process(self, clip) -> dict:
         from avse_tf.data.preprocess import write_landmarks
 
-        return {"video": clip.video, "frames": write_landmarks(self._extractor, clip.video, clip.landmarks)}
+        audio = os.path.join(self.corpus, clip.speaker, "audio", os.path.basename(clip.name) + ".wav")
+        frames = write_landmarks(self._extractor, clip.video, clip.landmarks, audio if os.path.isfile(audio) else None)
+        return {"video": clip.video, "frames": frames}
 
     def speaker_split(self, done: dict) -> dict:
         """``{SET: speakers}`` of the speakers with a done clip: test = ``unseen_speakers`` or the last
