@@ -128,7 +128,8 @@ class Lip2SpeechPreparation(ClipPreparation):
                                  f"whole clips; got {segment_seconds}")
         self.segment_frames = int(round(segment_seconds * FPS))
         segment_bounds(0, self.segment_frames, tail)  # checks tail
-        self.input_dir, self.output_dir, self.layout, self.audio_dir = input_dir, output_dir, layout, audio_dir
+        self.input_dir, self.layout, self.audio_dir = input_dir, layout, audio_dir
+        self.output_dir = os.path.abspath(os.fspath(output_dir))  # the workers may run elsewhere (cwd)
         self.tail, self.val_fraction, self.test_fraction, self.seed = tail, val_fraction, test_fraction, int(seed)
         self.examples_per_shard, self.compression = int(examples_per_shard), compression
         self.shape_predictor = shape_predictor
