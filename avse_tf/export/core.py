@@ -202,10 +202,13 @@ def export_core_tflite(model, system, output, num_frames=None) -> str:
     """
     import tensorflow as tf
 
+    from avse_tf.layers.recurrent import per_direction_loops
+
     temporary = atomic_dir(output)
     staging = os.path.join(temporary, "saved_model_core")
-    model.export(staging, format="tf_saved_model", input_signature=core_signature(model, num_frames, batch=1),
-                 verbose=False)
+    with per_direction_loops():  # the fused BLSTM loop crashes the TFLite runtime; Keras loops convert
+        model.export(staging, format="tf_saved_model", input_signature=core_signature(model, num_frames, batch=1),
+                     verbose=False)
     try:
         flatbuffer = tf.lite.TFLiteConverter.from_saved_model(staging).convert()
     except Exception as error:  # the converter raises many types; report one line

@@ -9,9 +9,87 @@ given to the RNN, so padded frames never reach the recurrent state.
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 DROPOUT_PLACEMENTS = ("every_layer", "top")
+# StackedBLSTM runs both directions of a layer in one loop off GPU (fused_bidirectional_lstm);
+# False: each direction in its own Keras loop (the benchmarks compare the two).
+FUSE_DIRECTIONS = True
+
+
+@contextlib.contextmanager
+def per_direction_loops():
+    """Within the block, StackedBLSTM traces each direction in its own Keras loop (TFLite export)."""
+    global FUSE_DIRECTIONS
+    previous, FUSE_DIRECTIONS = FUSE_DIRECTIONS, False
+    try:
+        yield
+    finally:
+        FUSE_DIRECTIONS = previous
+
+
+def _fused_path_available() -> bool:
+    import tensorflow as tf
+
+    return keras.backend.backend() == "tensorflow" and not tf.config.list_logical_devices("GPU")
+
+
+def fused_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
+    """One BLSTM layer with both directions in one recurrence: ``[B, T, D]`` -> ``[B, T, 2H]``.
+
+    Equal, up to float rounding, to ``keras.layers.Bidirectional`` of two :class:`ProjectedLSTM`
+    (``return_sequences``, zero outputs at padded frames) with the same cells' weights: each
+    direction's input projection is one product over all frames; the backward direction reads every
+    sequence reversed within its length (right-padded ``mask``), so it starts at the last valid
+    frame; then every step multiplies both directions' states by their recurrent kernels in one
+    batched product ``[2, B, H] x [2, H, 4H]``. A batch-1 forward pass runs half as many loop steps,
+    each with one product instead of two; the FLOPs are the same (``tools/bench/pytorch_race.py``
+    measures it). CPU only: on GPU Keras' cuDNN kernel runs both directions already.
+    """
+    import tensorflow as tf
+
+    dtype = inputs.dtype
+    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    if mask is None:
+        lengths = tf.fill([batch], steps)
+    else:
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    units = forward_cell.units
+
+    def project(sequences, cell):
+        projected = tf.matmul(tf.reshape(sequences, [-1, tf.shape(sequences)[-1]]), tf.cast(cell.kernel.value, dtype))
+        return tf.reshape(projected + tf.cast(cell.bias.value, dtype), [batch, steps, 4 * units])
+
+    backward_inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
+    projected = tf.transpose(tf.stack([project(inputs, forward_cell), project(backward_inputs, backward_cell)]),
+                             [2, 0, 1, 3])  # [T, 2, B, 4H]
+    recurrent = tf.cast(tf.stack([forward_cell.recurrent_kernel.value, backward_cell.recurrent_kernel.value]), dtype)
+    valid = tf.transpose(tf.sequence_mask(lengths, steps, dtype=dtype))[:, None, :, None]  # [T, 1, B, 1]
+    # Per-step reads through TensorArrays: slicing the whole tensor in the loop would make the
+    # gradient add a full-size tensor at every step.
+    projected = tf.TensorArray(dtype, size=steps).unstack(projected)
+    valid = tf.TensorArray(dtype, size=steps).unstack(valid)
+    gate, activation = forward_cell.recurrent_activation, forward_cell.activation
+
+    def step(time, state, carry, outputs):
+        z = projected.read(time) + tf.matmul(state, recurrent)
+        input_gate, forget_gate, candidate, output_gate = tf.split(z, 4, axis=-1)
+        new_carry = gate(forget_gate) * carry + gate(input_gate) * activation(candidate)
+        new_state = gate(output_gate) * activation(new_carry)
+        keep = valid.read(time)  # a padded frame leaves the state as it was and outputs zeros
+        outputs = outputs.write(time, new_state * keep)
+        return time + 1, keep * new_state + (1 - keep) * state, keep * new_carry + (1 - keep) * carry, outputs
+
+    zeros = tf.zeros([2, batch, units], dtype)
+    _, _, _, outputs = tf.while_loop(
+        lambda time, *_: time < steps, step,
+        (tf.constant(0), zeros, zeros, tf.TensorArray(dtype, size=steps, element_shape=tf.TensorShape([2, None, units]))),
+        maximum_iterations=steps)
+    outputs = tf.transpose(outputs.stack(), [1, 2, 0, 3])  # [2, B, T, H]
+    backward = tf.reverse_sequence(outputs[1], lengths, seq_axis=1, batch_axis=0)
+    return tf.concat([outputs[0], backward], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="avse_tf")
@@ -144,8 +222,12 @@ class StackedBLSTM(keras.layers.Layer):
 
     def call(self, inputs, mask=None, training=None):
         outputs = inputs
+        fused = FUSE_DIRECTIONS and not training and _fused_path_available()
         for index, blstm in enumerate(self.blstms):
-            outputs = blstm(outputs, mask=mask, training=training)
+            if fused:
+                outputs = fused_bidirectional_lstm(outputs, mask, blstm.forward_layer.cell, blstm.backward_layer.cell)
+            else:
+                outputs = blstm(outputs, mask=mask, training=training)
             if self.dropouts and self.dropout_placement == "every_layer":
                 outputs = self.dropouts[index](outputs, training=training)
         if self.dropouts and self.dropout_placement == "top":

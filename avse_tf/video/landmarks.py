@@ -49,9 +49,16 @@ INNER_LIPS = _part("inner_mouth")  # 60-67: corner 60, top 61-63, corner 64, bot
 
 
 def default_shape_predictor() -> str:
-    import face_recognition_models
+    """face-recognition-models' 68-point model, found without importing the package: its
+    ``__init__`` imports ``pkg_resources``, which setuptools >= 81 no longer ships (and Python >= 3.12
+    venvs have no setuptools at all)."""
+    import importlib.util
 
-    return face_recognition_models.pose_predictor_model_location()
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserInputError("face-recognition-models is not installed (pip install face-recognition-models), "
+                             "or pass --shape_predictor PATH to a dlib 68-point model (.dat)")
+    return os.path.join(list(spec.submodule_search_locations)[0], "models", "shape_predictor_68_face_landmarks.dat")
 
 
 @functools.lru_cache(maxsize=4)
