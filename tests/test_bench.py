@@ -92,3 +92,24 @@ def test_bench_quick_json(tmp_path):
     assert all(set(row) == {"section", "model", "measurement", "value", "unit", "target", "met", "note"}
                for row in report["rows"])
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]  # the JSON was renamed into place
+
+
+def test_pytorch_race_twins_have_the_models_flops_and_torch_stays_optional(monkeypatch, capsys):
+    """The PyTorch twin of every BLSTM bench model is built from the same product layers (equal
+    analytical FLOPs); without torch (CI) the race says so in one line and runs nothing."""
+    import importlib.util
+
+    from avse_tf.systems import presets
+    from tools.bench import flops, pytorch_race
+
+    cases = pytorch_race.blstm_cases()
+    assert {"av_concat_mask", "a_blstm", "vl2m_ref", "av_blstm_mtl"} <= {case.model for case in cases}
+    for case in cases:
+        model = presets.from_preset(case.preset)
+        layers = pytorch_race.product_layers(model)
+        assert any(kind == "blstm" for kind, *_ in layers), case.model
+        assert pytorch_race.layers_flops(layers, 100) == flops.forward_flops(model, 100)["total"], case.model
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    assert pytorch_race.main([]) == 0
+    assert "PyTorch is not installed" in capsys.readouterr().out

@@ -14,8 +14,8 @@ import contextlib
 import keras
 
 DROPOUT_PLACEMENTS = ("every_layer", "top")
-# StackedBLSTM runs both directions of a layer in one loop off GPU (fused_bidirectional_lstm);
-# False: each direction in its own Keras loop (the benchmarks compare the two).
+# StackedBLSTM's inference under XLA on CPU runs both directions of a layer in one loop
+# (fused_bidirectional_lstm); False: each direction in its own Keras loop (the benchmarks compare).
 FUSE_DIRECTIONS = True
 
 
@@ -31,9 +31,20 @@ def per_direction_loops():
 
 
 def _fused_path_available() -> bool:
+    """CPU, TensorFlow, and being compiled by XLA: measured (tools/bench/README.md, "PyTorch race"),
+    the fused loop halves the sequential steps under XLA, which runs one op at a time, while a plain
+    graph runs the two directions' Keras loops on two cores at once and is faster without it (the
+    live demo's blocks)."""
     import tensorflow as tf
 
-    return keras.backend.backend() == "tensorflow" and not tf.config.list_logical_devices("GPU")
+    if keras.backend.backend() != "tensorflow" or tf.config.list_logical_devices("GPU"):
+        return False
+    try:
+        from tensorflow.python.ops import control_flow_util
+
+        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+    except (ImportError, AttributeError):  # a TF without this helper: the per-direction loops
+        return False
 
 
 def fused_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
@@ -46,7 +57,8 @@ def fused_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
     frame; then every step multiplies both directions' states by their recurrent kernels in one
     batched product ``[2, B, H] x [2, H, 4H]``. A batch-1 forward pass runs half as many loop steps,
     each with one product instead of two; the FLOPs are the same (``tools/bench/pytorch_race.py``
-    measures it). CPU only: on GPU Keras' cuDNN kernel runs both directions already.
+    measures it). Used under XLA on CPU only (``_fused_path_available``); on GPU Keras' cuDNN
+    kernel runs both directions already.
     """
     import tensorflow as tf
 

@@ -266,7 +266,7 @@ def cases_of(case) -> list:
 
 
 def format_table(rows, threads) -> str:
-    lines = [f"| model | precision | case | avse_tf | PyTorch | PyTorch / avse_tf | same FLOPs |",
+    lines = ["| model | precision | case | avse_tf | PyTorch | PyTorch / avse_tf | same FLOPs |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         unit, scale = ("s", 1.0) if row["training"] else ("ms", 1000.0)
@@ -286,6 +286,9 @@ def main(argv=None) -> int:
     parser.add_argument("--precisions", default="float32,bfloat16")
     parser.add_argument("--cases", default="0,1,2,3", help="which rows of each model (0-3, see the doc)")
     parser.add_argument("--json", default=None, help="also write the rows here")
+    parser.add_argument("--per_direction", action="store_true",
+                        help="avse_tf's BLSTMs without the fused inference loop (each direction in its own Keras "
+                             "loop): the lever's effect")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -297,6 +300,9 @@ def main(argv=None) -> int:
         return 0
     import tensorflow as tf
 
+    from avse_tf.layers import recurrent
+
+    recurrent.FUSE_DIRECTIONS = not args.per_direction
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     worker = TorchWorker(args.threads)
