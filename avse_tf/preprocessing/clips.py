@@ -115,6 +115,20 @@ class ClipPreparation:
         return {}
 
     # -- shared mechanics ----------------------------------------------------------------------
+    def check_speakers_and_settings(self, speakers, corpus, settings: dict, folder_flag: str) -> None:
+        """For :meth:`check`: one line refusing ``--unseen_speakers`` that ``corpus`` lacks (its
+        ``speakers``), then the run's ``settings`` written to, or compared with, the output
+        folder's ``preprocess.json`` (:func:`avse_tf.utils.check_run_settings`)."""
+        from avse_tf.utils import check_run_settings
+
+        speakers = sorted({str(speaker) for speaker in speakers})
+        missing = sorted(set(getattr(self, "unseen_speakers", ())) - set(speakers))
+        if missing:
+            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {corpus} "
+                                 f"(speakers: {', '.join(speakers)})")
+        os.makedirs(self.output_dir, exist_ok=True)
+        check_run_settings(self.output_dir, settings, folder_flag)
+
     def __getstate__(self):
         """What Beam ships to its workers with a step: the settings only. Caches (``_``-prefixed:
         models, listings, statistics) are rebuilt on the worker, so no data travels pickled."""

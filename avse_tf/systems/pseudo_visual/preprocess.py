@@ -129,17 +129,10 @@ class DenoisingPreparation(ClipPreparation):
         return self._clips
 
     def check(self) -> None:
-        from avse_tf.utils import check_run_settings
-
-        speakers = {clip.speaker for clip in self.list_clips()}
-        missing = sorted(set(self.unseen_speakers) - speakers)
-        if missing:
-            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {self.data_root} "
-                                 f"(speakers: {', '.join(sorted(speakers))})")
-        os.makedirs(self.output_dir, exist_ok=True)
-        check_run_settings(self.output_dir, {"seed": self.seed, "val_fraction": self.val_fraction,
-                                             "test_fraction": self.test_fraction,
-                                             "unseen_speakers": self.unseen_speakers}, "--preprocessed_root")
+        self.check_speakers_and_settings(
+            [clip.speaker for clip in self.list_clips()], self.data_root,
+            {"seed": self.seed, "val_fraction": self.val_fraction, "test_fraction": self.test_fraction,
+             "unseen_speakers": self.unseen_speakers}, "--preprocessed_root")
 
     def setup(self) -> None:
         from avse_tf.video.landmarks import LandmarkExtractor

@@ -119,19 +119,12 @@ class Speech2VidPreparation(ClipPreparation):
         return self._clips
 
     def check(self) -> None:
-        from avse_tf.utils import check_run_settings
-
-        speakers = {os.path.dirname(clip.name) for clip in self.list_clips()}
-        missing = sorted(set(self.unseen_speakers) - speakers)
-        if missing:
-            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {self.data_dir} "
-                                 f"(speakers: {', '.join(sorted(speakers))})")
-        os.makedirs(self.output_dir, exist_ok=True)
         settings = {"image_size": self.image_size, "num_identity": self.num_identity, "seed": self.seed,
                     "val_fraction": self.val_fraction, "test_fraction": self.test_fraction}
         if self.unseen_speakers:
             settings["unseen_speakers"] = self.unseen_speakers
-        check_run_settings(self.output_dir, settings, "--dest_dir")
+        self.check_speakers_and_settings([os.path.dirname(clip.name) for clip in self.list_clips()], self.data_dir,
+                                         settings, "--dest_dir")
 
     def setup(self) -> None:
         from avse_tf.video.landmarks import LandmarkExtractor

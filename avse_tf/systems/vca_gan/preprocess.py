@@ -144,19 +144,12 @@ class Lip2SpeechPreparation(ClipPreparation):
         return self._sources
 
     def check(self) -> None:
-        from avse_tf.utils import check_run_settings
-
-        sources = self.list_clips()
-        missing = sorted(set(self.unseen_speakers) - {source.speaker for source in sources})
-        if missing:
-            raise UserInputError(f"--unseen_speakers {', '.join(missing)}: no such speaker in {self.input_dir} "
-                                 f"(speakers: {', '.join(sorted({str(s.speaker) for s in sources}))})")
-        os.makedirs(self.output_dir, exist_ok=True)
         settings = {"segment_frames": self.segment_frames, "tail": self.tail, "seed": self.seed,
                     "val_fraction": self.val_fraction, "test_fraction": self.test_fraction}
         if self.unseen_speakers:
             settings["unseen_speakers"] = self.unseen_speakers
-        check_run_settings(self.output_dir, settings, "--output_dir")
+        self.check_speakers_and_settings([source.speaker for source in self.list_clips()], self.input_dir, settings,
+                                         "--output_dir")
 
     def setup(self) -> None:
         from avse_tf.video.landmarks import LandmarkExtractor
