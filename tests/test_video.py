@@ -142,3 +142,20 @@ def test_face_and_mouth_crops():
     # A face at the frame's edge still crops (edge replication, no shape error).
     shifted = points + np.array([170.0, 0.0])
     assert crops.face_crop(frame, shifted).shape == (112, 112, 3)
+
+
+def test_default_shape_predictor_is_found_without_pkg_resources(monkeypatch):
+    """face-recognition-models' own ``__init__`` imports ``pkg_resources``, which setuptools >= 81
+    dropped (and Python >= 3.12 venvs lack): the model file is located without importing it, and
+    the landmark extractor loads it."""
+    import sys
+
+    from avse_tf.video.landmarks import default_shape_predictor
+
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # "import pkg_resources" raises
+    monkeypatch.delitem(sys.modules, "face_recognition_models", raising=False)
+    path = default_shape_predictor()
+    assert path.endswith("shape_predictor_68_face_landmarks.dat") and os.path.getsize(path) > 50_000_000
+    assert "face_recognition_models" not in sys.modules
+    frames = np.stack([render_face(FaceIdentity.random(np.random.default_rng(0)), 0.3)] * 2)
+    assert LandmarkExtractor(path).extract(frames).points.shape == (2, 68, 2)
