@@ -37,6 +37,94 @@ def test_projected_lstm_matches_keras_lstm(go_backwards):
                                tape_reference.gradient(loss_reference, x).numpy(), atol=1e-4)
 
 
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output_for_mask", [True, False])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_training_recurrence_gradients_match_keras_lstm(go_backwards, zero_output_for_mask, compiled, monkeypatch):
+    """In training, ProjectedLSTM runs lstm_sequence (hand-written backward pass; XLA-compiled with the
+    time axis padded to a multiple of 8, or in the graph): its outputs, final states and the gradients
+    of inputs, initial state and every weight equal autodiff of keras.layers.LSTM."""
+    import keras
+    import tensorflow as tf
+
+    from avse_tf.layers import lstm_sequence as module
+    from avse_tf.layers import recurrent
+    from avse_tf.layers.recurrent import ProjectedLSTM
+
+    monkeypatch.setattr(recurrent, "COMPILE_TRAINING_LOOPS", compiled)
+    name = "compiled_lstm_sequence" if compiled else "lstm_sequence"
+    calls, original = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.normal(size=(3, 11, 5)).astype("float32"))
+    mask = tf.constant(np.arange(11)[None, :] < np.array([11, 7, 2])[:, None])
+    state = [tf.constant(rng.normal(size=(3, 6)).astype("float32")) for _ in range(2)]
+    options = dict(return_sequences=True, return_state=True, go_backwards=go_backwards)
+    reference, projected = keras.layers.LSTM(6, **options), ProjectedLSTM(6, **options)
+    for layer in (reference, projected):
+        layer.zero_output_for_mask = zero_output_for_mask
+    reference.build(x.shape)
+    projected.build(x.shape)
+    projected.set_weights([w * 3 for w in reference.get_weights()])
+    reference.set_weights(projected.get_weights())
+    weights = np.cos(np.arange(6 * 11 * 3)).reshape(3, 11, 6).astype("float32")
+
+    def run(layer):
+        with tf.GradientTape() as tape:
+            tape.watch([x, *state])
+            outputs, h, c = layer(x, mask=mask, initial_state=state, training=True)
+            loss = tf.reduce_sum(outputs * weights) + tf.reduce_sum(h * h) + tf.reduce_sum(tf.sin(c))
+        gradients = tape.gradient(loss, [x, *state, *layer.trainable_weights])
+        return [value.numpy() for value in (outputs, h, c, *gradients)]
+
+    got = run(projected)
+    expected = run(reference)
+    assert calls, "training did not take the hand-written recurrence"
+    for name, value, want in zip(["outputs", "h", "c", "dx", "dh0", "dc0", "dkernel", "drecurrent", "dbias"],
+                                 got, expected):
+        assert np.abs(want).max() > 1e-2, name
+        np.testing.assert_allclose(value, want, atol=2e-5 * max(1.0, np.abs(want).max()), err_msg=name)
+    outputs = got[0]
+    if go_backwards:  # Keras returns them reversed: the padded frames come first, before any output
+        assert np.all(outputs[2, :9] == 0)
+    elif zero_output_for_mask:
+        assert np.all(outputs[2, 2:] == 0)
+    else:  # the last real frame's output, carried
+        np.testing.assert_array_equal(outputs[2, 2:], np.broadcast_to(outputs[2, 1], (9, 6)))
+
+
+def test_training_recurrence_in_bfloat16_follows_float32():
+    """Under mixed_bfloat16 the hand-written recurrence runs in bfloat16 and its weight gradients
+    stay close to float32's (bfloat16 keeps 8 bits of mantissa)."""
+    import keras
+    import tensorflow as tf
+
+    from avse_tf.layers.recurrent import StackedBLSTM
+
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=(4, 20, 7)).astype("float32"))
+    mask = tf.constant(np.arange(20)[None, :] < np.array([20, 15, 9, 3])[:, None])
+
+    def gradients(policy, weights=None):
+        layer = StackedBLSTM(8, num_layers=2, init_scale=0.4, dtype=policy)
+        layer.build(x.shape)
+        if weights is not None:
+            layer.set_weights(weights)
+        with tf.GradientTape() as tape:
+            outputs = layer(x, mask=mask, training=True)
+            loss = tf.reduce_sum(tf.cast(outputs, tf.float32) ** 2)
+        return layer.get_weights(), outputs.dtype, [g.numpy() for g in tape.gradient(loss, layer.trainable_weights)]
+
+    weights, dtype32, reference = gradients("float32")
+    _, dtype16, got = gradients("mixed_bfloat16", weights)
+    assert dtype32 == tf.float32 and dtype16 == tf.bfloat16
+    for value, want in zip(got, reference):
+        scale = np.abs(want).max()
+        assert scale > 1e-3 and np.isfinite(value).all()
+        assert np.abs(value - want).max() < 0.1 * scale
+
 @pytest.mark.parametrize("with_mask", [True, False])
 def test_fused_directions_compute_what_two_keras_loops_compute(with_mask, monkeypatch):
     """StackedBLSTM's XLA inference path (both directions in one loop) against its per-direction

@@ -17,6 +17,8 @@ DROPOUT_PLACEMENTS = ("every_layer", "top")
 # StackedBLSTM's inference under XLA on CPU runs both directions of a layer in one loop
 # (fused_bidirectional_lstm); False: each direction in its own Keras loop (the benchmarks compare).
 FUSE_DIRECTIONS = True
+# ProjectedLSTM's float32 training recurrence (lstm_sequence) runs XLA-compiled; False: in the graph.
+COMPILE_TRAINING_LOOPS = True
 
 
 @contextlib.contextmanager
@@ -137,6 +139,8 @@ class ProjectedLSTM(keras.layers.LSTM):
             projected = projected + cell.bias
         projected = ops.reshape(projected, (shape[0], shape[1], 4 * cell.units))
         recurrent_kernel = cell.recurrent_kernel
+        if training and self.return_sequences:
+            return self._trained_loop(projected, ops.cast(recurrent_kernel, projected.dtype), initial_state, mask)
 
         def step(projected_t, states):
             h_previous, c_previous = states
@@ -149,6 +153,29 @@ class ProjectedLSTM(keras.layers.LSTM):
                                  unroll=False, input_length=sequences.shape[1],
                                  zero_output_for_mask=self.zero_output_for_mask,
                                  return_all_outputs=self.return_sequences)
+
+    def _trained_loop(self, projected, recurrent_kernel, initial_state, mask):
+        """The recurrence with the hand-written backward pass (:func:`lstm_sequence`), in training:
+        same outputs and states as ``keras.backend.rnn`` (reversed time when ``go_backwards``, as
+        Keras returns it), fewer ops per step in the gradient. Measured: ``tools/bench/README.md``."""
+        import tensorflow as tf
+
+        from avse_tf.layers.lstm_sequence import compiled_lstm_sequence, lstm_sequence
+
+        sequence = tf.transpose(projected, [1, 0, 2])
+        if mask is None:
+            valid = tf.ones(tf.concat([tf.shape(sequence)[:2], [1]], 0), sequence.dtype)
+        else:
+            valid = tf.transpose(tf.cast(mask, sequence.dtype))[:, :, None]
+        if self.go_backwards:
+            sequence, valid = tf.reverse(sequence, [0]), tf.reverse(valid, [0])
+        initial_h, initial_c = (tf.cast(state, sequence.dtype) for state in initial_state)
+        # XLA in float32 only: its CPU dot in bfloat16 is slower than oneDNN's (measured, README)
+        run = compiled_lstm_sequence if COMPILE_TRAINING_LOOPS and sequence.dtype == tf.float32 else lstm_sequence
+        outputs, last_h, last_c = run(sequence, recurrent_kernel, valid, initial_h, initial_c,
+                                      zero_output_for_mask=self.zero_output_for_mask)
+        outputs = tf.transpose(outputs, [1, 0, 2])
+        return outputs[:, -1], outputs, [last_h, last_c]
 
 
 @keras.saving.register_keras_serializable(package="avse_tf")
