@@ -52,7 +52,7 @@ def test_training_recurrence_gradients_match_keras_lstm(go_backwards, zero_outpu
     from avse_tf.layers import recurrent
     from avse_tf.layers.recurrent import ProjectedLSTM
 
-    monkeypatch.setattr(recurrent, "COMPILE_TRAINING_LOOPS", compiled)
+    monkeypatch.setattr(recurrent, "TRAINING_RECURRENCE", "compiled" if compiled else "graph")
     name = "compiled_lstm_sequence" if compiled else "lstm_sequence"
     calls, original = [], getattr(module, name)
     monkeypatch.setattr(module, name, lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
@@ -95,13 +95,26 @@ def test_training_recurrence_gradients_match_keras_lstm(go_backwards, zero_outpu
         np.testing.assert_array_equal(outputs[2, 2:], np.broadcast_to(outputs[2, 1], (9, 6)))
 
 
-def test_training_recurrence_in_bfloat16_follows_float32():
-    """Under mixed_bfloat16 the hand-written recurrence runs in bfloat16 and its weight gradients
-    stay close to float32's (bfloat16 keeps 8 bits of mantissa)."""
-    import keras
+def test_training_recurrence_in_bfloat16_follows_float32(monkeypatch):
+    """Under mixed_bfloat16 the hand-written recurrence runs in bfloat16, in the graph (XLA only in
+    float32), and its weight gradients stay close to float32's (bfloat16 keeps 8 bits of mantissa)."""
     import tensorflow as tf
 
+    from avse_tf.layers import lstm_sequence as module
     from avse_tf.layers.recurrent import StackedBLSTM
+
+    calls = {"lstm_sequence": [], "compiled_lstm_sequence": []}
+
+    def spy(name):
+        original = getattr(module, name)
+
+        def recording(*args, **kwargs):
+            calls[name].append(args[0].dtype)
+            return original(*args, **kwargs)
+        return recording
+
+    for name in calls:
+        monkeypatch.setattr(module, name, spy(name))
 
     rng = np.random.default_rng(3)
     x = tf.constant(rng.normal(size=(4, 20, 7)).astype("float32"))
@@ -118,12 +131,47 @@ def test_training_recurrence_in_bfloat16_follows_float32():
         return layer.get_weights(), outputs.dtype, [g.numpy() for g in tape.gradient(loss, layer.trainable_weights)]
 
     weights, dtype32, reference = gradients("float32")
+    assert calls["compiled_lstm_sequence"] == [tf.float32] * 4  # 2 layers x 2 directions
+    calls["compiled_lstm_sequence"].clear(), calls["lstm_sequence"].clear()
     _, dtype16, got = gradients("mixed_bfloat16", weights)
     assert dtype32 == tf.float32 and dtype16 == tf.bfloat16
+    assert calls["lstm_sequence"] == [tf.bfloat16] * 4 and not calls["compiled_lstm_sequence"]
     for value, want in zip(got, reference):
         scale = np.abs(want).max()
         assert scale > 1e-3 and np.isfinite(value).all()
         assert np.abs(value - want).max() < 0.1 * scale
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_compiled_inference_loops_compute_what_keras_loops_compute(eager, monkeypatch):
+    """StackedBLSTM's inference in a plain graph (or eagerly): each direction's recurrence one XLA
+    kernel, the time axis padded to a multiple of 8 (13 frames here). Same outputs as the Keras
+    loops that per_direction_loops() (exports) keeps, zeros at padded frames."""
+    import tensorflow as tf
+
+    from avse_tf.layers import recurrent
+
+    layer = recurrent.StackedBLSTM(8, num_layers=2, init_scale=0.5)
+    rng = np.random.default_rng(4)
+    inputs = tf.constant(rng.normal(size=(3, 13, 5)).astype("float32"))
+    mask = tf.constant(np.arange(13)[None, :] < np.array([13, 9, 4])[:, None])
+    layer.build(inputs.shape)
+    calls = []
+    compiled = recurrent.compiled_bidirectional_lstm
+    monkeypatch.setattr(recurrent, "compiled_bidirectional_lstm", lambda *args: calls.append(1) or compiled(*args))
+
+    def forward(x):
+        return layer(x, mask=mask, training=False)
+
+    run = forward if eager else tf.function(forward)
+    with recurrent.per_direction_loops():
+        expected = np.asarray(tf.function(forward)(inputs))
+    assert not calls and np.abs(expected).max() > 0.1
+    got = np.asarray(run(inputs))
+    assert len(calls) == 2  # one per BLSTM layer
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+    assert np.all(got[1, 9:] == 0) and np.all(got[2, 4:] == 0) and np.abs(got[2, :4]).min() > 0
+
 
 @pytest.mark.parametrize("with_mask", [True, False])
 def test_fused_directions_compute_what_two_keras_loops_compute(with_mask, monkeypatch):
@@ -158,8 +206,10 @@ def test_fused_directions_compute_what_two_keras_loops_compute(with_mask, monkey
 
     expected, expected_gradient = run(False, True)
     assert np.abs(expected).max() > 0.1 and not calls
-    run(True, False)
-    assert not calls  # a plain graph: the per-direction loops
+    got, gradient = run(True, False)
+    assert not calls  # a plain graph: each direction in its own compiled loop, differentiable too
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+    np.testing.assert_allclose(gradient, expected_gradient, atol=2e-5)
     got, gradient = run(True, True)
     assert len(calls) == 2  # one per BLSTM layer
     np.testing.assert_allclose(got, expected, atol=2e-6)

@@ -17,36 +17,85 @@ DROPOUT_PLACEMENTS = ("every_layer", "top")
 # StackedBLSTM's inference under XLA on CPU runs both directions of a layer in one loop
 # (fused_bidirectional_lstm); False: each direction in its own Keras loop (the benchmarks compare).
 FUSE_DIRECTIONS = True
-# ProjectedLSTM's float32 training recurrence (lstm_sequence) runs XLA-compiled; False: in the graph.
-COMPILE_TRAINING_LOOPS = True
+# ProjectedLSTM's training recurrence off GPU: "compiled" (lstm_sequence's hand-written backward pass,
+# XLA-compiled in float32), "graph" (the same in the graph), "autodiff" (Keras' loop differentiated by
+# TensorFlow); the benchmarks compare them.
+TRAINING_RECURRENCES = ("compiled", "graph", "autodiff")
+TRAINING_RECURRENCE = "compiled"
+
+
+# StackedBLSTM's inference in plain graphs on CPU runs each direction's recurrence as its own
+# XLA-compiled loop (compiled_lstm_inference); False: Keras' loops.
+COMPILE_INFERENCE_LOOPS = True
 
 
 @contextlib.contextmanager
 def per_direction_loops():
-    """Within the block, StackedBLSTM traces each direction in its own Keras loop (TFLite export)."""
-    global FUSE_DIRECTIONS
-    previous, FUSE_DIRECTIONS = FUSE_DIRECTIONS, False
+    """Within the block, StackedBLSTM traces each direction in its own Keras loop, with no XLA
+    (exports: SavedModel graphs that run anywhere TensorFlow runs, and TFLite)."""
+    global FUSE_DIRECTIONS, COMPILE_INFERENCE_LOOPS
+    previous = FUSE_DIRECTIONS, COMPILE_INFERENCE_LOOPS
+    FUSE_DIRECTIONS = COMPILE_INFERENCE_LOOPS = False
     try:
         yield
     finally:
-        FUSE_DIRECTIONS = previous
+        FUSE_DIRECTIONS, COMPILE_INFERENCE_LOOPS = previous
 
 
-def _fused_path_available() -> bool:
-    """CPU, TensorFlow, and being compiled by XLA: measured (tools/bench/README.md, "PyTorch race"),
-    the fused loop halves the sequential steps under XLA, which runs one op at a time, while a plain
-    graph runs the two directions' Keras loops on two cores at once and is faster without it (the
-    live demo's blocks)."""
+def _inference_path() -> str | None:
+    """``"fused"`` inside an XLA compilation on CPU: the fused loop halves the sequential steps under
+    XLA, which runs one op at a time. ``"compiled"`` in a plain graph on CPU: each direction's loop
+    one XLA kernel, the two directions on two cores at once (the graph's inter-op threads). ``None``:
+    Keras' loops (GPU: cuDNN). Measured: tools/bench/README.md, "PyTorch race"."""
     import tensorflow as tf
 
     if keras.backend.backend() != "tensorflow" or tf.config.list_logical_devices("GPU"):
-        return False
+        return None
     try:
         from tensorflow.python.ops import control_flow_util
 
-        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+        in_xla = control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
     except (ImportError, AttributeError):  # a TF without this helper: the per-direction loops
-        return False
+        return None
+    if in_xla:
+        return "fused" if FUSE_DIRECTIONS else None
+    return "compiled" if COMPILE_INFERENCE_LOOPS else None
+
+
+def _project(sequences, cell, dtype):
+    """``x_t W + b`` of every frame in one product: ``[B, T, D]`` -> ``[B, T, 4H]``."""
+    import tensorflow as tf
+
+    shape = tf.shape(sequences)
+    projected = tf.matmul(tf.reshape(sequences, [-1, shape[-1]]), tf.cast(cell.kernel.value, dtype))
+    return tf.reshape(projected + tf.cast(cell.bias.value, dtype), [shape[0], shape[1], 4 * cell.units])
+
+
+def compiled_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
+    """One BLSTM layer for inference in a plain graph: ``[B, T, D]`` -> ``[B, T, 2H]``, equal (up to
+    float rounding) to the Keras layers it replaces, as :func:`fused_bidirectional_lstm`. Each
+    direction's input projection is one product in the graph; each recurrence is one XLA kernel
+    (:func:`avse_tf.layers.lstm_sequence.compiled_lstm_inference`); the two are independent ops,
+    which the graph runs on two cores at once (each core then streams one direction's recurrent
+    weights)."""
+    import tensorflow as tf
+
+    from avse_tf.layers.lstm_sequence import compiled_lstm_inference
+
+    dtype = inputs.dtype
+    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    lengths = tf.fill([batch], steps) if mask is None else tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    valid = tf.transpose(tf.sequence_mask(lengths, steps, dtype=dtype))[:, :, None]  # [T, B, 1]
+    zeros = tf.zeros([batch, forward_cell.units], dtype)
+    directions = []
+    for cell, sequences in ((forward_cell, inputs),
+                            (backward_cell, tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0))):
+        projected = tf.transpose(_project(sequences, cell, dtype), [1, 0, 2])
+        outputs, _, _ = compiled_lstm_inference(projected, tf.cast(cell.recurrent_kernel.value, dtype), valid,
+                                                zeros, zeros)
+        directions.append(tf.transpose(outputs, [1, 0, 2]))
+    backward = tf.reverse_sequence(directions[1], lengths, seq_axis=1, batch_axis=0)
+    return tf.concat([directions[0], backward], axis=-1)
 
 
 def fused_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
@@ -72,13 +121,9 @@ def fused_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
     units = forward_cell.units
 
-    def project(sequences, cell):
-        projected = tf.matmul(tf.reshape(sequences, [-1, tf.shape(sequences)[-1]]), tf.cast(cell.kernel.value, dtype))
-        return tf.reshape(projected + tf.cast(cell.bias.value, dtype), [batch, steps, 4 * units])
-
     backward_inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
-    projected = tf.transpose(tf.stack([project(inputs, forward_cell), project(backward_inputs, backward_cell)]),
-                             [2, 0, 1, 3])  # [T, 2, B, 4H]
+    projected = tf.transpose(tf.stack([_project(inputs, forward_cell, dtype),
+                                       _project(backward_inputs, backward_cell, dtype)]), [2, 0, 1, 3])  # [T, 2, B, 4H]
     recurrent = tf.cast(tf.stack([forward_cell.recurrent_kernel.value, backward_cell.recurrent_kernel.value]), dtype)
     valid = tf.transpose(tf.sequence_mask(lengths, steps, dtype=dtype))[:, None, :, None]  # [T, 1, B, 1]
     # Per-step reads through TensorArrays: slicing the whole tensor in the loop would make the
@@ -139,7 +184,7 @@ class ProjectedLSTM(keras.layers.LSTM):
             projected = projected + cell.bias
         projected = ops.reshape(projected, (shape[0], shape[1], 4 * cell.units))
         recurrent_kernel = cell.recurrent_kernel
-        if training and self.return_sequences:
+        if training and self.return_sequences and TRAINING_RECURRENCE != "autodiff":
             return self._trained_loop(projected, ops.cast(recurrent_kernel, projected.dtype), initial_state, mask)
 
         def step(projected_t, states):
@@ -171,7 +216,8 @@ class ProjectedLSTM(keras.layers.LSTM):
             sequence, valid = tf.reverse(sequence, [0]), tf.reverse(valid, [0])
         initial_h, initial_c = (tf.cast(state, sequence.dtype) for state in initial_state)
         # XLA in float32 only: its CPU dot in bfloat16 is slower than oneDNN's (measured, README)
-        run = compiled_lstm_sequence if COMPILE_TRAINING_LOOPS and sequence.dtype == tf.float32 else lstm_sequence
+        compiled = TRAINING_RECURRENCE == "compiled" and sequence.dtype == tf.float32
+        run = compiled_lstm_sequence if compiled else lstm_sequence
         outputs, last_h, last_c = run(sequence, recurrent_kernel, valid, initial_h, initial_c,
                                       zero_output_for_mask=self.zero_output_for_mask)
         outputs = tf.transpose(outputs, [1, 0, 2])
@@ -261,10 +307,13 @@ class StackedBLSTM(keras.layers.Layer):
 
     def call(self, inputs, mask=None, training=None):
         outputs = inputs
-        fused = FUSE_DIRECTIONS and not training and _fused_path_available()
+        path = None if training else _inference_path()
         for index, blstm in enumerate(self.blstms):
-            if fused:
+            if path == "fused":
                 outputs = fused_bidirectional_lstm(outputs, mask, blstm.forward_layer.cell, blstm.backward_layer.cell)
+            elif path == "compiled":
+                outputs = compiled_bidirectional_lstm(outputs, mask, blstm.forward_layer.cell,
+                                                      blstm.backward_layer.cell)
             else:
                 outputs = blstm(outputs, mask=mask, training=training)
             if self.dropouts and self.dropout_placement == "every_layer":

@@ -37,7 +37,7 @@ if __package__ in (None, ""):
 
 ROUNDS = 2
 XLA_TRAINING = os.environ.get("AVSE_BENCH_XLA_TRAINING") == "1"
-INFERENCE_XLA = os.environ.get("AVSE_BENCH_INFERENCE", "xla") == "xla"
+INFERENCE_XLA = os.environ.get("AVSE_BENCH_INFERENCE", "graph") == "xla"
 
 
 def blstm_cases(names=None) -> list:
@@ -289,6 +289,10 @@ def main(argv=None) -> int:
     parser.add_argument("--per_direction", action="store_true",
                         help="avse_tf's BLSTMs without the fused inference loop (each direction in its own Keras "
                              "loop): the lever's effect")
+    parser.add_argument("--training_recurrence", default="compiled", choices=("compiled", "graph", "autodiff"),
+                        help="avse_tf's LSTM training loop (avse_tf.layers.recurrent.TRAINING_RECURRENCE): the "
+                             "hand-written backward pass XLA-compiled (the library's default) or in the graph, or "
+                             "Keras' loop differentiated by TensorFlow: the lever's effect")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -303,6 +307,7 @@ def main(argv=None) -> int:
     from avse_tf.layers import recurrent
 
     recurrent.FUSE_DIRECTIONS = not args.per_direction
+    recurrent.TRAINING_RECURRENCE = args.training_recurrence
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     worker = TorchWorker(args.threads)
