@@ -49,6 +49,9 @@ def test_inpainting_savedmodel_and_tflite_give_the_keras_outputs(inpainting_expe
     assert (exported.system, exported.model_id) == ("av_inpainting", "a_blstm")
     assert os.path.isfile(tmp_path / "sm" / "1" / "normalization.npz")  # the caller makes features with it
     np.testing.assert_allclose(exported(**inputs)["inpainted_spectrogram"], expected, atol=1e-5)
+    # In-process inference compiles the BLSTM loops with XLA; the exported graph has Keras' loops only
+    with open(tmp_path / "sm" / "1" / "saved_model.pb", "rb") as graph:
+        assert b"_XlaMustCompile" not in graph.read()
     assert main(["export", "--checkpoint", exp, "--format", "tflite", "--output", str(tmp_path / "tfl")]) == 0
     lite = _run_tflite(str(tmp_path / "tfl" / "model.tflite"), inputs)
     np.testing.assert_allclose(lite["inpainted_spectrogram"], expected, atol=1e-4)

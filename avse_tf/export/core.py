@@ -158,9 +158,12 @@ def export_core_saved_model(model, system, output, version, source_folder=None, 
     """``OUTPUT/<version>/``: Keras's SavedModel export of the model core (signature ``serve`` /
     ``serving_default``, any batch and length), stamped, with ``sidecars`` (e.g. the
     normalisation statistics the caller needs to make the features) copied beside it."""
+    from avse_tf.layers.recurrent import per_direction_loops
+
     final = os.path.join(output, str(int(version)))
     temporary = atomic_dir(final)
-    model.export(temporary, format="tf_saved_model", input_signature=core_signature(model), verbose=False)
+    with per_direction_loops():  # no XLA in the graph: it runs wherever TensorFlow runs (TF Serving)
+        model.export(temporary, format="tf_saved_model", input_signature=core_signature(model), verbose=False)
     if source_folder:
         copy_sidecars(source_folder, temporary, sidecars)
     write_export_info(temporary, system, model_id(model), "savedmodel", graph="model core",
@@ -172,9 +175,12 @@ def export_core_saved_model(model, system, output, version, source_folder=None, 
 def write_serving_archive(archive, model, system, output, version, graph, **extra) -> str:
     """``OUTPUT/<version>/``: a ``keras.export.ExportArchive`` (a serving graph around ``model``)
     written atomically and stamped with ``graph``, ``extra`` and its recorded signature."""
+    from avse_tf.layers.recurrent import per_direction_loops
+
     final = os.path.join(os.fspath(output), str(int(version)))
     temporary = atomic_dir(final)
-    archive.write_out(temporary, verbose=False)
+    with per_direction_loops():  # no XLA in the graph: it runs wherever TensorFlow runs (TF Serving)
+        archive.write_out(temporary, verbose=False)
     write_export_info(temporary, system, model_id(model), "savedmodel", graph=graph, **extra,
                       signature=saved_model_inputs(temporary))
     commit_dir(temporary, final)

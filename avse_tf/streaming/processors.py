@@ -36,10 +36,16 @@ def compiled_model(model):
             if len(tensor.shape) > 1 else (1,)
         signature[tensor.name] = tf.TensorSpec(shape, tensor.dtype, name=tensor.name)
 
+    from avse_tf.layers.recurrent import per_direction_loops
+
     @tf.function(input_signature=[signature])
     def run(inputs):
         return model(inputs, training=False)
 
+    # Traced now with Keras' BLSTM loops: the XLA-compiled loops compile once per new block length,
+    # and those compilations made the live demo's first blocks late (3 of them in the 30 s test).
+    with per_direction_loops():
+        run.get_concrete_function()
     return run
 
 

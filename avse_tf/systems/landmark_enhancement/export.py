@@ -40,12 +40,14 @@ def _folder(checkpoint):
 def export_saved_model(checkpoint, output, version=1, norm_file=None, **_):
     import tensorflow as tf
 
+    from avse_tf.layers.recurrent import per_direction_loops
     from avse_tf.systems.landmark_enhancement.serving import load_serving
 
     module = load_serving(checkpoint, norm_file)
     final = os.path.join(output, str(int(version)))
     temporary = atomic_dir(final)
-    tf.saved_model.save(module, temporary, signatures={"serving_default": module.enhance.get_concrete_function()})
+    with per_direction_loops():  # no XLA in the graph: it runs wherever TensorFlow runs (TF Serving)
+        tf.saved_model.save(module, temporary, signatures={"serving_default": module.enhance.get_concrete_function()})
     write_export_info(temporary, SYSTEM_NAME, module.model_name, "savedmodel", graph="enhance(waveform, landmarks)",
                       signature=saved_model_inputs(temporary))
     commit_dir(temporary, final)
