@@ -171,6 +171,13 @@ def test_compiled_inference_loops_compute_what_keras_loops_compute(eager, monkey
     assert len(calls) == 2  # one per BLSTM layer
     np.testing.assert_allclose(got, expected, atol=2e-6)
     assert np.all(got[1, 9:] == 0) and np.all(got[2, 4:] == 0) and np.abs(got[2, :4]).min() > 0
+    # Under mixed_bfloat16: bfloat16 out, the recurrence itself in float32 (XLA's 16-bit products are slow)
+    half = recurrent.StackedBLSTM(8, num_layers=2, init_scale=0.5, dtype="mixed_bfloat16")
+    half.build(inputs.shape)
+    half.set_weights(layer.get_weights())
+    got_half = half(inputs, mask=mask, training=False)
+    assert got_half.dtype == tf.bfloat16 and len(calls) == 4
+    np.testing.assert_allclose(np.asarray(tf.cast(got_half, tf.float32)), expected, atol=0.03)
 
 
 @pytest.mark.parametrize("with_mask", [True, False])

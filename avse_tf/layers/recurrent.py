@@ -85,15 +85,16 @@ def compiled_bidirectional_lstm(inputs, mask, forward_cell, backward_cell):
     dtype = inputs.dtype
     batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
     lengths = tf.fill([batch], steps) if mask is None else tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-    valid = tf.transpose(tf.sequence_mask(lengths, steps, dtype=dtype))[:, :, None]  # [T, B, 1]
-    zeros = tf.zeros([batch, forward_cell.units], dtype)
+    # The recurrence in float32 under mixed precision too: XLA's CPU products in 16 bits are slower
+    valid = tf.transpose(tf.sequence_mask(lengths, steps, dtype=tf.float32))[:, :, None]  # [T, B, 1]
+    zeros = tf.zeros([batch, forward_cell.units], tf.float32)
     directions = []
     for cell, sequences in ((forward_cell, inputs),
                             (backward_cell, tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0))):
-        projected = tf.transpose(_project(sequences, cell, dtype), [1, 0, 2])
-        outputs, _, _ = compiled_lstm_inference(projected, tf.cast(cell.recurrent_kernel.value, dtype), valid,
-                                                zeros, zeros)
-        directions.append(tf.transpose(outputs, [1, 0, 2]))
+        projected = tf.cast(tf.transpose(_project(sequences, cell, dtype), [1, 0, 2]), tf.float32)
+        recurrent_kernel = tf.cast(tf.cast(cell.recurrent_kernel.value, dtype), tf.float32)
+        outputs, _, _ = compiled_lstm_inference(projected, recurrent_kernel, valid, zeros, zeros)
+        directions.append(tf.cast(tf.transpose(outputs, [1, 0, 2]), dtype))
     backward = tf.reverse_sequence(directions[1], lengths, seq_axis=1, batch_axis=0)
     return tf.concat([directions[0], backward], axis=-1)
 
@@ -215,7 +216,8 @@ class ProjectedLSTM(keras.layers.LSTM):
         if self.go_backwards:
             sequence, valid = tf.reverse(sequence, [0]), tf.reverse(valid, [0])
         initial_h, initial_c = (tf.cast(state, sequence.dtype) for state in initial_state)
-        # XLA in float32 only: its CPU dot in bfloat16 is slower than oneDNN's (measured, README)
+        # XLA in float32 only: under mixed precision the graph's 16-bit loop was faster than XLA's
+        # (its CPU products in 16 bits are slow) and than XLA in float32 (measured, README)
         compiled = TRAINING_RECURRENCE == "compiled" and sequence.dtype == tf.float32
         run = compiled_lstm_sequence if compiled else lstm_sequence
         outputs, last_h, last_c = run(sequence, recurrent_kernel, valid, initial_h, initial_c,

@@ -215,7 +215,8 @@ class TorchWorker:
 
 
 def serve(threads) -> int:
-    """The ``--worker`` loop: ``setup`` builds and warms a runner; ``time`` returns its best of ``steps``."""
+    """The ``--worker`` loop: ``setup`` builds and warms a runner; ``time`` returns its best of
+    ``steps``; ``profile`` its operators' self times (``race_profile.py``)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -227,6 +228,10 @@ def serve(threads) -> int:
                                   request["training"])
             runner()
             reply = {"version": torch.__version__}
+        elif request["op"] == "profile":  # race_profile.py: the operators' self times
+            from tools.bench.race_profile import torch_profile
+
+            reply = {"ops": torch_profile(runner, request["steps"])}
         else:
             reply = {"seconds": best_of(runner, request["steps"])}
         print(json.dumps(reply), flush=True)
