@@ -113,3 +113,11 @@ def test_pytorch_race_twins_have_the_models_flops_and_torch_stays_optional(monke
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
     assert pytorch_race.main([]) == 0
     assert "PyTorch is not installed" in capsys.readouterr().out
+    from tools.bench import race_profile
+
+    assert race_profile.main([]) == 0
+    assert "PyTorch is not installed" in capsys.readouterr().out
+    # avse_tf's side of the profile runs without torch: both parts of the 3 BLSTM layers, timed
+    (case,) = pytorch_race.blstm_cases(["av_concat_mask"])
+    parts = race_profile.blstm_parts(presets.from_preset(case.preset), 20, "float32", 1)
+    assert parts["layers"] == 3 and parts["projections"] > 0 and parts["recurrences"] > 0

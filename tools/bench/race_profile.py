@@ -8,8 +8,9 @@ Batch-1 inference of a BLSTM model at its paper preset, as ``pytorch_race.py`` t
 the whole forward pass as the library runs it (a plain ``tf.function``), and, on the same weights
 and shapes, the two parts of every BLSTM layer timed apart: the input projections (both
 directions, one product each, in the graph) and the recurrences (each direction one XLA-compiled
-loop, both directions at once); the rest (dense heads, masks, transposes, the wait between parts)
-is the difference. PyTorch: ``torch.profiler`` over ``--steps`` calls of its twin, the operators
+loop, both directions at once); the rest (dense heads, masks, transposes) is the difference, less
+what the parts overlap in the whole pass (the graph runs one direction's projection while the
+other direction's loop runs), so it can be negative. PyTorch: ``torch.profiler`` over ``--steps`` calls of its twin, the operators
 with the most self time, per call. Both in one run, each framework with ``--threads`` threads.
 """
 
@@ -29,7 +30,6 @@ from tools.bench.pytorch_race import TorchWorker, best_of, blstm_cases, keras_ru
 
 def blstm_parts(model, frames: int, precision: str, steps: int) -> dict:
     """Seconds of all BLSTM layers' input projections and of their recurrences, timed apart."""
-    import keras
     import tensorflow as tf
 
     from avse_tf.layers.lstm_sequence import compiled_lstm_inference
@@ -40,8 +40,9 @@ def blstm_parts(model, frames: int, precision: str, steps: int) -> dict:
               if isinstance(layer, StackedBLSTM)]
     layers = [(blstm.forward_layer.cell, blstm.backward_layer.cell) for stack in stacks for blstm in stack.blstms]
     inputs = [tf.cast(tf.random.normal([1, frames, int(forward.kernel.shape[0])]), dtype) for forward, _ in layers]
-    projected = [tf.cast(tf.random.normal([frames, 1, 4 * forward.units]), dtype) for forward, _ in layers]
-    valid = tf.ones([frames, 1, 1], dtype)
+    # the recurrences run in float32 under mixed precision too (compiled_bidirectional_lstm)
+    projected = [tf.random.normal([frames, 1, 4 * forward.units]) for forward, _ in layers]
+    valid = tf.ones([frames, 1, 1])
 
     @tf.function
     def projections():
@@ -51,17 +52,17 @@ def blstm_parts(model, frames: int, precision: str, steps: int) -> dict:
     def recurrences():
         outputs = []
         for sequence, cells in zip(projected, layers):
-            zeros = tf.zeros([1, cells[0].units], dtype)
-            outputs += [compiled_lstm_inference(sequence, tf.cast(cell.recurrent_kernel.value, dtype), valid,
-                                                zeros, zeros)[0] for cell in cells]
+            zeros = tf.zeros([1, cells[0].units])
+            outputs += [compiled_lstm_inference(sequence, tf.cast(tf.cast(cell.recurrent_kernel.value, dtype),
+                                                                  tf.float32), valid, zeros, zeros)[0]
+                        for cell in cells]
         return outputs
 
     seconds = {}
-    with keras.mixed_precision.policy_scope("mixed_bfloat16" if precision == "bfloat16" else "float32"):
-        for name, function in (("projections", projections), ("recurrences", recurrences)):
-            run = (lambda function=function: [value.numpy() for value in function()])
-            run()
-            seconds[name] = min(best_of(run, steps) for _ in range(2))
+    for name, function in (("projections", projections), ("recurrences", recurrences)):
+        run = (lambda function=function: [value.numpy() for value in function()])
+        run()
+        seconds[name] = min(best_of(run, steps) for _ in range(2))
     seconds["layers"] = len(layers)
     return seconds
 
@@ -92,13 +93,15 @@ def format_profile(result) -> str:
              "", f"avse_tf {1e3 * total:.1f} ms, PyTorch {1e3 * result['pytorch_s']:.1f} ms "
              f"(PyTorch / avse_tf {result['pytorch_s'] / total:.2f})", "",
              "| avse_tf part | ms | share |", "| --- | --- | --- |"]
-    for name, value in ((f"input projections ({parts['layers']} layers x 2 directions, graph)", parts["projections"]),
-                        ("recurrences (XLA loops, 2 directions at once)", parts["recurrences"]),
-                        ("rest (heads, masks, transposes, waits)", rest)):
+    for name, value in ((f"input projections, alone ({parts['layers']} layers x 2 directions, graph)",
+                         parts["projections"]),
+                        ("recurrences, alone (XLA loops, float32, 2 directions at once)", parts["recurrences"]),
+                        ("the rest (heads, masks, transposes) less the parts' overlap", rest)):
         lines.append(f"| {name} | {1e3 * value:.1f} | {value / total:.0%} |")
-    lines += ["", "| PyTorch operator (self time) | ms per call | share | calls per call |", "| --- | --- | --- | --- |"]
+    lines += ["", "| PyTorch operator (self time, under the profiler) | ms per call | share of the profiled time | "
+              "calls per call |", "| --- | --- | --- | --- |"]
     for op in result["pytorch_ops"]:
-        lines.append(f"| {op['name']} | {op['ms']:.2f} | {op['ms'] / 1e3 / result['pytorch_s']:.0%} | {op['calls']:g} |")
+        lines.append(f"| {op['name']} | {op['ms']:.2f} | {op['share']:.0%} | {op['calls']:g} |")
     return "\n".join(lines)
 
 
@@ -110,8 +113,10 @@ def torch_profile(runner, steps: int, top: int = 8) -> list:
     with torch_profiler(activities=[ProfilerActivity.CPU]) as profiler:
         for _ in range(steps):
             runner()
-    rows = sorted(profiler.key_averages(), key=lambda row: row.self_cpu_time_total, reverse=True)[:top]
-    return [{"name": row.key, "ms": row.self_cpu_time_total / 1e3 / steps, "calls": row.count / steps} for row in rows]
+    rows = sorted(profiler.key_averages(), key=lambda row: row.self_cpu_time_total, reverse=True)
+    total = sum(row.self_cpu_time_total for row in rows)
+    return [{"name": row.key, "ms": row.self_cpu_time_total / 1e3 / steps, "calls": row.count / steps,
+             "share": row.self_cpu_time_total / total} for row in rows[:top]]
 
 
 def main(argv=None) -> int:
