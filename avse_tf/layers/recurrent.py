@@ -250,6 +250,12 @@ class StackedBLSTM(keras.layers.Layer):
     Masks must be right-padding masks (``[1, 1, 1, 0, 0]``), as :class:`avse_tf.layers.SequenceMask`
     builds from sequence lengths: that is the only kind cuDNN accepts.
 
+    Loops on CPU (same values, up to float rounding, as the Keras layers they replace; each measured
+    against PyTorch in ``tools/bench/README.md``): training runs :meth:`ProjectedLSTM._trained_loop`
+    (hand-written backward pass, XLA-compiled in float32); inference in a plain graph or eagerly runs
+    :func:`compiled_bidirectional_lstm`, and inside an XLA compilation :func:`fused_bidirectional_lstm`;
+    within :func:`per_direction_loops` (exports, the live demo) Keras' own loops. On GPU: cuDNN.
+
     Departure from the original: standard LSTM cells (tanh/sigmoid, bias, no peepholes) instead of
     ``LSTMCell(use_peepholes=True)``. Keras has no peephole LSTM with a fused kernel, and the
     standard cell with ``recurrent_dropout=0``, ``unroll=False`` and ``use_bias=True`` keeps the
