@@ -215,13 +215,14 @@ def _write_sets(preparation, record_sets, options, start) -> None:
              | "spread" >> beam.Reshuffle()
              | "write" >> beam.ParDo(_shard_fn(preparation, record_sets)))
     compression = normalize_compression(preparation.compression)
-    shards = {set_index: [] for set_index in range(len(record_sets))}
-    for set_index, shard_index, names in blocks:
-        name = shard_name("records", shard_index, compression)
-        path = os.path.join(record_sets[set_index].folder, name)
-        if not os.path.isfile(path):
-            raise RuntimeError(f"the pipeline finished without writing {path}")
-        shards[set_index].append((name, clip_steps.block_examples(record_sets[set_index], names), os.path.getsize(path)))
     for set_index, record_set in enumerate(record_sets):
-        clip_steps.finish_record_set(preparation, record_set, shards[set_index])
+        own = [(shard_index, names) for index, shard_index, names in blocks if index == set_index]
+        shards = []
+        for (shard_index, _), examples in zip(own, clip_steps.block_examples(record_set, [names for _, names in own])):
+            name = shard_name("records", shard_index, compression)
+            path = os.path.join(record_set.folder, name)
+            if not os.path.isfile(path):
+                raise RuntimeError(f"the pipeline finished without writing {path}")
+            shards.append((name, examples, os.path.getsize(path)))
+        clip_steps.finish_record_set(preparation, record_set, shards)
     _log(f"records: {len(blocks)} shards written, {_elapsed(start)} elapsed")

@@ -231,12 +231,13 @@ def shard_blocks(record_set: RecordSet, examples_per_shard: int) -> list:
     return blocks
 
 
-def block_examples(record_set: RecordSet, names) -> int:
-    """How many examples ``names`` (some of the set's) give: their ``sizes``, one each without."""
+def block_examples(record_set: RecordSet, blocks) -> list:
+    """How many examples each of ``blocks`` (lists of the set's names) gives: the names' ``sizes``,
+    one each without."""
     if not record_set.sizes:
-        return len(names)
+        return [len(names) for names in blocks]
     size = dict(zip(record_set.names, record_set.sizes))
-    return sum(int(size[name]) for name in names)
+    return [sum(int(size[name]) for name in names) for names in blocks]
 
 
 def write_record_shard(preparation: ClipPreparation, record_set: RecordSet, index: int, names) -> tuple:
