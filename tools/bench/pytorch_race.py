@@ -292,8 +292,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", default="0,1,2,3", help="which rows of each model (0-3, see the doc)")
     parser.add_argument("--json", default=None, help="also write the rows here")
     parser.add_argument("--per_direction", action="store_true",
-                        help="avse_tf's BLSTMs without the fused inference loop (each direction in its own Keras "
-                             "loop): the lever's effect")
+                        help="avse_tf's BLSTM inference in Keras' own loops, one per direction (no fused or "
+                             "compiled loop): the levers' effect")
     parser.add_argument("--training_recurrence", default="compiled", choices=("compiled", "graph", "autodiff"),
                         help="avse_tf's LSTM training loop (avse_tf.layers.recurrent.TRAINING_RECURRENCE): the "
                              "hand-written backward pass XLA-compiled (the library's default) or in the graph, or "
@@ -311,7 +311,7 @@ def main(argv=None) -> int:
 
     from avse_tf.layers import recurrent
 
-    recurrent.FUSE_DIRECTIONS = not args.per_direction
+    recurrent.FUSE_DIRECTIONS = recurrent.COMPILE_INFERENCE_LOOPS = not args.per_direction
     recurrent.TRAINING_RECURRENCE = args.training_recurrence
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
