@@ -121,3 +121,18 @@ def test_pytorch_race_twins_have_the_models_flops_and_torch_stays_optional(monke
     (case,) = pytorch_race.blstm_cases(["av_concat_mask"])
     parts = race_profile.blstm_parts(presets.from_preset(case.preset), 20, "float32", 1)
     assert parts["layers"] == 3 and parts["projections"] > 0 and parts["recurrences"] > 0
+
+
+def test_length_buckets_bench_counts_the_padding_it_removes(tmp_path):
+    """tools/bench/length_buckets.py's measure without the timing: padded frames of the same clips,
+    plain and in quantile buckets (the training part is tested with `--length_buckets` in
+    test_enhancement_pipeline.py)."""
+    from tools.bench import length_buckets
+
+    manifest, lengths = length_buckets.write_clips(str(tmp_path), 24, 0.5, 3.0, seed=0)
+    assert len(lengths) == 24 and min(lengths) >= 50 and max(lengths) <= 300
+    boundaries = length_buckets.quantile_boundaries(lengths, 3)
+    assert len(boundaries) == 2 and boundaries == sorted(boundaries)
+    plain = length_buckets.padded_frames(manifest, 8, None)
+    bucketed = length_buckets.padded_frames(manifest, 8, boundaries)
+    assert sum(lengths) <= bucketed < plain

@@ -173,3 +173,26 @@ def test_three_speaker_records_and_testing(prepared, capsys):
                  "--mix_audio_dir", "mix", "--dest_dir", "wrong"]) == 2
     error = capsys.readouterr().err.strip()
     assert "3-speaker" in error and len(error.splitlines()) == 1
+
+
+def test_training_on_var_records_in_length_buckets(prepared, capsys):
+    """`--length_buckets` trains from var-mode records; on fixed-mode records, or out of order, it is
+    one line and exit code 2."""
+    for mode in ("var", "fixed"):
+        if not os.path.isfile(os.path.join(prepared, f"records_{mode}", "TRAINING_SET", "records.json")):
+            assert main(["enhancement", "tfrecords_generator", "--data_dir", prepared, "--mode", mode,
+                         "--dest_dir", f"records_{mode}"]) == 0
+    common = ["enhancement", "training", "--data_dir", prepared, "--model", "vl2m", "--hidden_units", "8",
+              "--layers", "1", "--batch_size", "2", "--epochs", "1"]
+    assert main(common + ["--train_set", "records_var/TRAINING_SET", "--val_set", "records_var/VALIDATION_SET",
+                          "--exp", "buckets", "--length_buckets", "200,400"]) == 0
+    assert os.path.isfile(os.path.join(prepared, "experiments", "buckets", "best.keras"))
+    capsys.readouterr()
+    assert main(common + ["--train_set", "records_fixed/TRAINING_SET", "--val_set", "records_fixed/VALIDATION_SET",
+                          "--exp", "fixed_buckets", "--length_buckets", "200"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "var-mode" in error
+    with pytest.raises(SystemExit) as exit_info:
+        main(common + ["--train_set", "records_var/TRAINING_SET", "--val_set", "records_var/VALIDATION_SET",
+                       "--exp", "bad", "--length_buckets", "400,200"])
+    assert exit_info.value.code == 2 and "increasing" in capsys.readouterr().err

@@ -208,6 +208,38 @@ def test_wrong_length_clips_var_mode_kept_and_padded_in_batch(tmp_path, caplog):
         assert np.array_equal(tbm[:frames], examples[index]["tbm"]) and not tbm[frames:].any()
 
 
+def test_length_buckets_batch_clips_of_one_bucket_with_their_own_content(tmp_path):
+    schema = enhancement_schema("var", audio_dim=9, video_dim=6)
+    rng = np.random.default_rng(3)
+    frames = [int(f) for f in rng.integers(5, 60, 40)]
+    examples = [make_example(rng, index, 100 * count, count) for index, count in enumerate(frames)]
+    manifest = write_records(tmp_path, "records", schema, examples, examples_per_shard=10)
+    boundaries = [20, 40]
+    seen, padded_frames = {}, 0
+    for batch in make_dataset(manifest, batch_size=4, shuffle=True, seed=1, length_buckets=boundaries):
+        lengths = batch["sequence_length"].numpy()
+        buckets = np.searchsorted(boundaries, lengths, side="right")
+        assert len(set(buckets.tolist())) == 1, lengths  # one bucket per batch
+        assert batch["tbm"].shape[1] == lengths.max() and batch["mixture_wav"].shape[1] == 100 * lengths.max()
+        padded_frames += batch["tbm"].shape[1] * len(lengths)
+        for index, utterance in enumerate(batch["utterance"].numpy()):
+            written = examples[int(utterance.decode()[3:])]
+            count = int(lengths[index])
+            assert np.array_equal(batch["tbm"][index].numpy()[:count], written["tbm"])
+            assert not batch["tbm"][index].numpy()[count:].any()
+            assert np.array_equal(batch["mixture_wav"][index].numpy()[:100 * count, 0], written["mixture_wav"])
+            seen[utterance] = seen.get(utterance, 0) + 1
+    assert len(seen) == 40 and set(seen.values()) == {1}  # every clip exactly once
+    plain = sum(batch["tbm"].shape[1] * batch["tbm"].shape[0]
+                for batch in make_dataset(manifest, batch_size=4, shuffle=True, seed=1))
+    assert padded_frames < 0.85 * plain, (padded_frames, plain)  # what the buckets are for
+    with pytest.raises(UserInputError, match="increasing"):
+        make_dataset(manifest, batch_size=4, length_buckets=[40, 20])
+    fixed = write_records(tmp_path, "fixed", enhancement_schema("fixed", **SMALL), small_examples("fixed", 2))
+    with pytest.raises(UserInputError, match="var-mode"):
+        make_dataset(fixed, batch_size=4, length_buckets=[20])
+
+
 def test_order_is_deterministic_and_seeded_shuffle_reproducible(tmp_path):
     schema = enhancement_schema("fixed", **SMALL)
     manifest = write_records(tmp_path, "records", schema, small_examples("fixed", 12), examples_per_shard=3)

@@ -7,6 +7,8 @@ pipeline on a synthetic corpus and prints the paper-style table.
 
 from __future__ import annotations
 
+import argparse
+
 import os
 
 from avse_tf.cli.main import import_tensorflow_quietly
@@ -305,7 +307,20 @@ def _training_args(parser):
                         help=f"early stopping on validation loss (default: {TRAINING_FALLBACKS['patience']})")
     parser.add_argument("--init_ckp", default=None, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--seed", type=int, default=None, help="seed everything and make TF ops deterministic")
+    parser.add_argument("--length_buckets", type=_frame_counts, default=None, metavar="F1,F2,...",
+                        help="var-mode records: batch clips by length, bucket boundaries in frames (100 per "
+                             "second), e.g. 200,400; short clips are then not padded to long ones")
     add_distribution_args(parser)
+
+
+def _frame_counts(text):
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(count < 1 for count in counts) or counts != sorted(set(counts)):
+        raise argparse.ArgumentTypeError(f"expected increasing positive frame counts like 200,400, got {text!r}")
+    return counts
 
 
 
@@ -360,7 +375,8 @@ def run_training(args) -> int:
                     strategy_from_args(args), args.init_ckp, hidden_units=args.hidden_units, layers=args.layers,
                     dropout=args.dropout, regularization=args.regularization, audio_dim=args.audio_dim,
                     video_dim=args.video_dim, opt=args.opt, learning_rate=args.learning_rate,
-                    updating_step=args.updating_step, learning_decay=args.learning_decay)
+                    updating_step=args.updating_step, learning_decay=args.learning_decay,
+                    length_buckets=args.length_buckets)
     print(f"training: best validation loss {summary['best_val_loss']:.4f}; model {summary['best_model']}")
     return 0
 

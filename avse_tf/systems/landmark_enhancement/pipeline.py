@@ -223,11 +223,13 @@ def model_batch(batch, model_name):
 
 
 def make_model_dataset(records, model_name, batch_size, shuffle=False, seed=None, with_targets=True,
-                       drop_remainder=False):
+                       drop_remainder=False, length_buckets=None):
+    """Model batches of a record set; ``length_buckets``: var-mode frame boundaries, each batch from
+    one bucket (:func:`avse_tf.records.make_dataset`)."""
     from avse_tf.records import make_dataset
 
     dataset = make_dataset(records_manifest(records), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                           drop_remainder=drop_remainder)
+                           drop_remainder=drop_remainder, length_buckets=length_buckets)
     if with_targets:
         return dataset.map(lambda batch: model_batch(batch, model_name))
     return dataset

@@ -40,8 +40,10 @@ def build_and_compile(model_name, hidden_units=250, layers=None, dropout=0.0, re
 
 
 def train(train_records, validation_records, exp_dir, model_name="vl2m", batch_size=8, epochs=10, patience=5,
-          seed=None, strategy=None, init_checkpoint=None, verbose="auto", **model_options):
+          seed=None, strategy=None, init_checkpoint=None, verbose="auto", length_buckets=None, **model_options):
     """Train one model on record sets; returns the fit summary (see :func:`avse_tf.training.fit`).
+    ``length_buckets``: var-mode records only, frame boundaries of the length buckets each batch is
+    drawn from (short clips then are not padded to long ones; measured in ``tools/bench/README.md``).
 
     The experiment folder also gets the feature settings the model was trained with
     (``preprocessing.json`` + the records' ``normalization.npz``), so that export and
@@ -58,8 +60,9 @@ def train(train_records, validation_records, exp_dir, model_name="vl2m", batch_s
     # step cannot run on; full batches only (at most batch_size - 1 examples unused per epoch).
     full_batches = is_multi_worker(strategy)
     train_dataset = make_model_dataset(train_records, model_name, batch_size, shuffle=True, seed=seed,
-                                       drop_remainder=full_batches)
-    validation_dataset = make_model_dataset(validation_records, model_name, batch_size, drop_remainder=full_batches)
+                                       drop_remainder=full_batches, length_buckets=length_buckets)
+    validation_dataset = make_model_dataset(validation_records, model_name, batch_size, drop_remainder=full_batches,
+                                            length_buckets=length_buckets)
     with strategy.scope():
         model = build_and_compile(model_name, **model_options)
         if init_checkpoint:  # fine-tuning (the _ref recipe): start from another run's weights

@@ -11,10 +11,16 @@ floor); the real frames (reference). The face box is fixed for these crops (:fun
 a crop is the detector's box padded at the bottom by ``BOTTOM_PAD_FRACTION`` of its height, then
 resized to 96 x 96, so the box is the whole width and the top ``96 / (1 + pad)`` rows.
 
-Expert: its accuracy (sync probability > 0.5 vs the label) on the held-out clips' in-sync and
-shifted pairs (:func:`~avse_tf.systems.pseudo_visual.pipeline.make_expert_dataset`), shifted pairs
-at least ``min_shift`` frames away (default 5: the 5-frame face window then shares no frame with the
-mel's 0.2 s, so they are really out of sync; training may use nearer shifts).
+Expert, on the held-out clips' in-sync and shifted pairs
+(:func:`~avse_tf.systems.pseudo_visual.pipeline.make_expert_dataset`), shifted pairs at least
+``min_shift`` frames away (default 5: the 5-frame face window then shares no frame with the mel's
+0.2 s, so they are really out of sync; training may use nearer shifts). Two figures:
+
+* accuracy: the sync probability > 0.5 against the label, pair by pair (the expert's own
+  decision, as its training logs it);
+* pairwise separation: for each mel window, the in-sync face window scores above the shifted one
+  (ties count half). This is how a sync judge is used - SyncNet picks the offset of the highest
+  score - and it does not depend on where 0.5 falls.
 """
 
 from __future__ import annotations
@@ -75,8 +81,9 @@ def lipsync_correlations(teacher, clips, batch_size=64, shape_predictor=None) ->
 
 
 def expert_accuracy(expert, records, min_shift=EVAL_MIN_SHIFT, passes=4, batch_size=32, seed=0) -> dict:
-    """``{"accuracy", "in_sync_accuracy", "shifted_accuracy", "pairs", "min_shift"}``: ``passes``
-    random windows per clip, each an in-sync and a shifted pair (module doc)."""
+    """``{"accuracy", "in_sync_accuracy", "shifted_accuracy", "pairwise_separation", "pairs",
+    "min_shift"}``: ``passes`` random windows per clip, each an in-sync and a shifted pair of the same
+    mel window (module doc)."""
     from avse_tf.systems.pseudo_visual.pipeline import make_expert_dataset
 
     labels, scores = [], []
@@ -86,9 +93,15 @@ def expert_accuracy(expert, records, min_shift=EVAL_MIN_SHIFT, passes=4, batch_s
         labels.append(batch["label"].numpy())
     labels, scores = np.concatenate(labels), np.concatenate(scores)
     correct = (scores > 0.5) == (labels > 0.5)
+    # the reader yields each window's in-sync pair, then its shifted pair (same mel)
+    whole = labels.size // 2 * 2
+    in_sync, shifted = scores[0:whole:2], scores[1:whole:2]
+    if not (np.all(labels[0:whole:2] > 0.5) and np.all(labels[1:whole:2] < 0.5)):
+        raise AssertionError("expert pairs out of order: in-sync, shifted expected")
+    separation = np.mean((in_sync > shifted) + 0.5 * (in_sync == shifted))
     return {"accuracy": float(correct.mean()), "in_sync_accuracy": float(correct[labels > 0.5].mean()),
-            "shifted_accuracy": float(correct[labels < 0.5].mean()), "pairs": int(labels.size),
-            "min_shift": int(min_shift)}
+            "shifted_accuracy": float(correct[labels < 0.5].mean()), "pairwise_separation": float(separation),
+            "pairs": int(labels.size), "min_shift": int(min_shift)}
 
 
 def _batches(records, passes, batch_size) -> int:
@@ -118,7 +131,8 @@ def evaluate_teacher(teacher_checkpoint, preprocessed_root, split="unseen", expe
     if "expert" in result:
         e = result["expert"]
         table += (f"\nexpert accuracy {e['accuracy']:.3f} (in sync {e['in_sync_accuracy']:.3f}, shifted "
-                  f"{e['shifted_accuracy']:.3f}; {e['pairs']} pairs, shifts >= {e['min_shift']} frames)")
+                  f"{e['shifted_accuracy']:.3f}; {e['pairs']} pairs, shifts >= {e['min_shift']} frames); "
+                  f"pairwise separation {e['pairwise_separation']:.3f}")
     result["table"] = table
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
