@@ -18,6 +18,24 @@ def positive_int(text):
     return value
 
 
+def add_length_buckets_argument(parser) -> None:
+    """``--length_buckets F1,F2,...``: var-mode records batched by clip length (boundaries in frames;
+    :func:`avse_tf.records.make_dataset`'s ``length_buckets``)."""
+    parser.add_argument("--length_buckets", type=_increasing_counts, default=None, metavar="F1,F2,...",
+                        help="var-mode records: batch clips by length, bucket boundaries in frames (100 per "
+                             "second), e.g. 250,370,460; short clips are then not padded to long ones")
+
+
+def _increasing_counts(text):
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 1 or counts != sorted(set(counts)):
+        raise argparse.ArgumentTypeError(f"expected increasing positive frame counts like 250,370,460, got {text!r}")
+    return counts
+
+
 def add_length_policy_arguments(parser) -> None:
     """``--pad`` / ``--trim``: what to do when the audio and the video of a clip differ by more
     than two video frames (default: stop with an error; :func:`avse_tf.validation.match_durations`)."""

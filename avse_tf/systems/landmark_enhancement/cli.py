@@ -7,12 +7,10 @@ pipeline on a synthetic corpus and prints the paper-style table.
 
 from __future__ import annotations
 
-import argparse
-
 import os
 
 from avse_tf.cli.main import import_tensorflow_quietly
-from avse_tf.cli.shared import add_length_policy_arguments
+from avse_tf.cli.shared import add_length_buckets_argument, add_length_policy_arguments
 from avse_tf.constants import BEST_CHECKPOINT, SAMPLE_RATE
 from avse_tf.data.corpora.recipes import add_user_corpus_arguments, user_corpus_from_args
 from avse_tf.data.synth.options import add_corpus_arguments, corpus_options_from_args
@@ -307,21 +305,8 @@ def _training_args(parser):
                         help=f"early stopping on validation loss (default: {TRAINING_FALLBACKS['patience']})")
     parser.add_argument("--init_ckp", default=None, help="start from this checkpoint's weights (fine-tuning)")
     parser.add_argument("--seed", type=int, default=None, help="seed everything and make TF ops deterministic")
-    parser.add_argument("--length_buckets", type=_frame_counts, default=None, metavar="F1,F2,...",
-                        help="var-mode records: batch clips by length, bucket boundaries in frames (100 per "
-                             "second), e.g. 200,400; short clips are then not padded to long ones")
+    add_length_buckets_argument(parser)
     add_distribution_args(parser)
-
-
-def _frame_counts(text):
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        counts = []
-    if not counts or any(count < 1 for count in counts) or counts != sorted(set(counts)):
-        raise argparse.ArgumentTypeError(f"expected increasing positive frame counts like 200,400, got {text!r}")
-    return counts
-
 
 
 def run_mixed_speech_generator(args) -> int:
