@@ -135,7 +135,8 @@ def test_evaluate_student_writes_table_scores_and_frame_grid(student_evaluation)
                    "unseen speaker, 4 clips, 0 dB held-out noise: L1 to the teacher's clean-speech lips 0.050 for the "
                    "student vs 0.004 for the teacher on the noisy speech (the teacher copies the fixed face's appearance "
                    "from its reference input, the student has to draw it); mouth opening difference 0.004 vs 0.006 (the "
-                   "student closer); the larger run is in the model card")
+                   "student closer; figures of the CI-scale teacher of the 1/8-width expert); reached at 1 900 "
+                   "steps on 76 clips: L1 0.0133 vs 0.0152 on 24 unseen clips (model card)")
 def test_acceptance_student_is_closer_to_the_clean_teacher_than_the_teacher_on_noisy_speech(student_evaluation):
     means = student_evaluation[0]["means"]
     assert means["student noisy"]["l1"] < means["teacher noisy"]["l1"]
