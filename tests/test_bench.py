@@ -99,6 +99,8 @@ def test_pytorch_race_twins_have_the_models_flops_and_torch_stays_optional(monke
     analytical FLOPs); without torch (CI) the race says so in one line and runs nothing."""
     import importlib.util
 
+    import numpy as np
+
     from avse_tf.systems import presets
     from tools.bench import flops, pytorch_race
 
@@ -121,6 +123,19 @@ def test_pytorch_race_twins_have_the_models_flops_and_torch_stays_optional(monke
     (case,) = pytorch_race.blstm_cases(["av_concat_mask"])
     parts = race_profile.blstm_parts(presets.from_preset(case.preset), 20, "float32", 1)
     assert parts["layers"] == 3 and parts["projections"] > 0 and parts["recurrences"] > 0
+    # the live demo's row: one chunk of the demo's default plan (morrone2019 frames of 10 ms: 480 ms
+    # context = 48, a 96 ms block = 10, 96 ms look-ahead less the window's overhang = 8), through the
+    # demo's own model call, which computes what the library's inference does
+    label, batch, frames, training, streaming_row = pytorch_race.cases_of(case)[4]
+    assert (batch, frames, training, streaming_row) == (1, 48 + 10 + 8, False, True) and "demo" in label
+    assert [output.shape for output in pytorch_race.keras_runner(case, "float32", 1, 24, False, streaming=True)()] \
+        == [(1, 24, 257)] * 2
+    from avse_tf.streaming import compiled_model
+
+    model = presets.from_preset(case.preset)
+    inputs = case.synthetic_batch(model, 1, 24, np.random.default_rng(0))[0]
+    demo, library = compiled_model(model)(inputs), model(inputs, training=False)
+    assert all(np.abs(np.asarray(demo[key]) - np.asarray(library[key])).max() < 1e-5 for key in library)
 
 
 def test_length_buckets_bench_counts_the_padding_it_removes(tmp_path):

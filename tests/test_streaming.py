@@ -133,6 +133,23 @@ def _identity(config):
     return Identity()
 
 
+@pytest.mark.parametrize("chunk_ms, lookahead_ms, context_ms", [(96, 96, 480), (100, 50, 250), (160, 200, 160)])
+def test_warmup_runs_every_chunk_length_a_live_stream_uses(chunk_ms, lookahead_ms, context_ms):
+    """The BLSTMs' compiled loops compile once per new chunk length; warmup must have run them all,
+    or a live block waits for a compile (the start of a stream, context still growing, included)."""
+    processor = SmoothingProcessor("morrone2019")
+    plan = streaming.ChunkPlan.from_ms(processor.config, chunk_ms, lookahead_ms, context_ms)
+    streaming.warmup(processor, plan)
+    warmed = {rows for *_, rows, _ in processor.seen}
+    processor.seen.clear()
+    chunker = streaming.Chunker(plan, processor)
+    wave = _speechlike(4.0, seed=5)
+    for start in range(0, wave.size, plan.chunk_samples):
+        chunker.push(wave[start:start + plan.chunk_samples])
+    live = {rows for *_, rows, _ in processor.seen}
+    assert len(live) >= 2 and live <= warmed, (sorted(live), sorted(warmed))
+
+
 def test_identity_stream_gives_the_input_back():
     wave = _speechlike(1.0, seed=2)
     for config in ("morrone2021", "morrone2019"):

@@ -254,7 +254,7 @@ class StackedBLSTM(keras.layers.Layer):
     against PyTorch in ``tools/bench/README.md``): training runs :meth:`ProjectedLSTM._trained_loop`
     (hand-written backward pass, XLA-compiled in float32); inference in a plain graph or eagerly runs
     :func:`compiled_bidirectional_lstm`, and inside an XLA compilation :func:`fused_bidirectional_lstm`;
-    within :func:`per_direction_loops` (exports, the live demo) Keras' own loops. On GPU: cuDNN.
+    within :func:`per_direction_loops` (exports) Keras' own loops. On GPU: cuDNN.
 
     Departure from the original: standard LSTM cells (tanh/sigmoid, bias, no peepholes) instead of
     ``LSTMCell(use_peepholes=True)``. Keras has no peephole LSTM with a fused kernel, and the

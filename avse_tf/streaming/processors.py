@@ -26,7 +26,13 @@ from avse_tf.errors import UserInputError
 
 
 def compiled_model(model):
-    """``model(inputs, training=False)`` as a ``tf.function`` traced once for batch 1 and any length."""
+    """``model(inputs, training=False)`` as a ``tf.function`` traced once for batch 1 and any length.
+
+    On CPU the BLSTM directions run as XLA-compiled loops, as the library's offline inference runs
+    them (:func:`avse_tf.layers.recurrent.compiled_bidirectional_lstm`), faster per chunk than Keras'
+    own loops (``tools/bench/README.md``, "PyTorch race"). They compile once per chunk length rounded
+    up to 8 frames; :func:`~avse_tf.streaming.chunker.warmup` runs every length a live stream uses
+    before it starts (tested), so no live block waits for a compile."""
     import tensorflow as tf
 
     signature = {}
@@ -36,16 +42,11 @@ def compiled_model(model):
             if len(tensor.shape) > 1 else (1,)
         signature[tensor.name] = tf.TensorSpec(shape, tensor.dtype, name=tensor.name)
 
-    from avse_tf.layers.recurrent import per_direction_loops
-
     @tf.function(input_signature=[signature])
     def run(inputs):
         return model(inputs, training=False)
 
-    # Traced now with Keras' BLSTM loops: the XLA-compiled loops compile once per new block length,
-    # and those compilations made the live demo's first blocks late (3 of them in the 30 s test).
-    with per_direction_loops():
-        run.get_concrete_function()
+    run.get_concrete_function()
     return run
 
 

@@ -11,8 +11,12 @@ sigmoid heads, MSE, Adam), checked by equal analytical FLOPs (``flops.py``). Row
 
 * training step, batch 32 over the whole 3 s clip, and batch 64 over 100 frames: avse_tf's
   ``train_on_batch`` (the library's loss, Adam) against the twin's forward + backward + Adam step;
-* inference, batch 1: a 3 s clip and 100 frames; avse_tf as the library runs it (a
-  ``tf.function``, XLA-compiled: ``jit_compile=True``) against the twin under ``torch.inference_mode()``;
+* inference, batch 1: a 3 s clip and 100 frames; avse_tf as the library runs it (a plain
+  ``tf.function``; ``AVSE_BENCH_INFERENCE=xla``: the whole pass XLA-compiled) against the twin under
+  ``torch.inference_mode()``;
+* (``--cases 4``) the live demo's model call: batch 1 of one chunk at ``avse demo``'s default plan,
+  avse_tf through :func:`avse_tf.streaming.compiled_model` as the demo runs it (the demo's default
+  is one thread: ``--threads 1``);
 * per precision: ``float32``; ``bfloat16`` is Keras' ``mixed_bfloat16`` policy against
   ``torch.autocast("cpu", torch.bfloat16)`` (bfloat16 products, float32 weights in both).
 
@@ -128,8 +132,9 @@ def best_of(function, steps: int) -> float:
     return best
 
 
-def keras_runner(case, precision, batch, frames, training):
-    """A no-argument callable running one avse_tf step (``training``) or forward pass."""
+def keras_runner(case, precision, batch, frames, training, streaming=False):
+    """A no-argument callable running one avse_tf step (``training``) or forward pass (``streaming``:
+    the live demo's model call, :func:`avse_tf.streaming.compiled_model`)."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -146,6 +151,11 @@ def keras_runner(case, precision, batch, frames, training):
                 model.jit_compile = True
             return lambda: model.train_on_batch(inputs, targets, sample_weight=weights)
         constants = {key: tf.constant(value) for key, value in inputs.items()}
+        if streaming:
+            from avse_tf.streaming import compiled_model
+
+            forward = compiled_model(model)
+            return lambda: [value.numpy() for value in tf.nest.flatten(forward(constants))]
         forward = tf.function(lambda values: model(values, training=False), jit_compile=INFERENCE_XLA,
                               reduce_retracing=True)
         return lambda: [value.numpy() for value in tf.nest.flatten(forward(constants))]
@@ -238,7 +248,7 @@ def serve(threads) -> int:
     return 0
 
 
-def race(worker, case, precision, label, batch, frames, training, steps) -> dict:
+def race(worker, case, precision, label, batch, frames, training, steps, streaming=False) -> dict:
     import keras
 
     from avse_tf.systems import presets
@@ -249,7 +259,7 @@ def race(worker, case, precision, label, batch, frames, training, steps) -> dict
     model_flops = flops.forward_flops(model, frames)["total"]
     twin_flops = layers_flops(layers, frames)
     keras.backend.clear_session()
-    ours = keras_runner(case, precision, batch, frames, training)
+    ours = keras_runner(case, precision, batch, frames, training, streaming)
     ours()  # warm-up: tracing, XLA compilation, allocation
     worker.ask(op="setup", layers=layers, precision=precision, batch=batch, frames=frames, training=training)
     seconds = {"avse_tf": math.inf, "pytorch": math.inf}
@@ -262,12 +272,30 @@ def race(worker, case, precision, label, batch, frames, training, steps) -> dict
             "same_flops": model_flops == twin_flops, "forward_flops": model_flops, "twin_flops": twin_flops}
 
 
+def demo_chunk_frames(case) -> int:
+    """Frames of one model call of ``avse demo`` at its default plan (96 ms blocks, 96 ms look-ahead,
+    480 ms context, as ``demo_margin.py`` measures it): context + block + look-ahead."""
+    from avse_tf import streaming
+    from avse_tf.systems import presets
+    from tools.bench.demo_margin import _landmarks
+
+    processor = case.demo_processor(presets.from_preset(case.preset), _landmarks())
+    plan = streaming.ChunkPlan.from_ms(processor.config, 96, 96, 480)
+    return plan.context_frames + plan.chunk_frames + plan.lookahead_frames
+
+
 def cases_of(case) -> list:
+    """``(label, batch, frames, training, streaming)`` per row index (``--cases``)."""
     clip = case.clip_frames
-    return [(f"training step, batch 32, {clip} frames (whole 3 s clips)", 32, clip, True),
-            ("training step, batch 64, 100 frames", 64, 100, True),
-            (f"inference, batch 1, 3 s clip ({clip} frames)", 1, clip, False),
-            ("inference, batch 1, 100 frames", 1, 100, False)]
+    rows = [(f"training step, batch 32, {clip} frames (whole 3 s clips)", 32, clip, True, False),
+            ("training step, batch 64, 100 frames", 64, 100, True, False),
+            (f"inference, batch 1, 3 s clip ({clip} frames)", 1, clip, False, False),
+            ("inference, batch 1, 100 frames", 1, 100, False, False)]
+    if case.demo_processor is not None:
+        frames = demo_chunk_frames(case)
+        rows.append((f"live demo chunk, batch 1, {frames} frames (96 ms block + 96 ms look-ahead + 480 ms "
+                     "context), as the demo runs it", 1, frames, False, True))
+    return rows
 
 
 def format_table(rows, threads) -> str:
@@ -289,7 +317,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3, help="timed calls per round (best taken)")
     parser.add_argument("--precisions", default="float32,bfloat16")
-    parser.add_argument("--cases", default="0,1,2,3", help="which rows of each model (0-3, see the doc)")
+    parser.add_argument("--cases", default="0,1,2,3",
+                        help="which rows of each model (0-4, see the doc; 4, the live demo's chunk, is best "
+                             "measured with --threads 1, the demo's default)")
     parser.add_argument("--json", default=None, help="also write the rows here")
     parser.add_argument("--per_direction", action="store_true",
                         help="avse_tf's BLSTM inference in Keras' own loops, one per direction (no fused or "
@@ -322,8 +352,11 @@ def main(argv=None) -> int:
     for case in cases:
         for precision in args.precisions.split(","):
             for index in chosen:
-                label, batch, frames, training = cases_of(case)[index]
-                row = race(worker, case, precision, label, batch, frames, training, args.steps)
+                rows_of_case = cases_of(case)
+                if index >= len(rows_of_case):
+                    continue  # no live demo for this model
+                label, batch, frames, training, streaming = rows_of_case[index]
+                row = race(worker, case, precision, label, batch, frames, training, args.steps, streaming)
                 rows.append(row)
                 print(f"{case.model} {precision} {label}: avse_tf {row['avse_tf_s']:.4f} s, PyTorch "
                       f"{row['pytorch_s']:.4f} s, ratio {row['pytorch_over_avse_tf']:.2f}", file=sys.stderr, flush=True)
