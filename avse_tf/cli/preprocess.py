@@ -21,7 +21,10 @@ def add_runner_arguments(parser) -> None:
 
 # Flags of one system's preparation only: {flag: help}; the system is named in the help.
 SYSTEM_FLAGS = {"image_size": "speech2vid: face crop side, a multiple of 16 (default 112, the paper's)",
-                "num_identity": "speech2vid: identity stills per example (default 5, the paper's)"}
+                "num_identity": "speech2vid: identity stills per example (default 5, the paper's)",
+                "av_offsets": "pseudo_visual: FILE of the clips' audio-visual offsets to undo (sync correction): "
+                              "a synth_grid.json or {\"<folder>/<clip>\": offset_ms}"}
+SYSTEM_FLAG_TYPES = {"av_offsets": str}  # the others: int
 
 
 def register(subparsers) -> None:
@@ -47,7 +50,7 @@ def register(subparsers) -> None:
     parser.add_argument("--compression", default=None, choices=("GZIP",), help="record compression")
     parser.add_argument("--shape_predictor", default=None, help="dlib 68-point model (.dat)")
     for flag, text in SYSTEM_FLAGS.items():
-        parser.add_argument(f"--{flag}", type=int, default=None, help=text)
+        parser.add_argument(f"--{flag}", type=SYSTEM_FLAG_TYPES.get(flag, int), default=None, help=text)
     add_runner_arguments(parser)
     parser.set_defaults(func=run_preprocess, work_folder="dest_dir")
 

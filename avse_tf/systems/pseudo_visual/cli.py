@@ -49,6 +49,10 @@ def register(subparsers) -> None:
     prep.add_argument("--seed", type=int, default=0, help="split seed")
     prep.add_argument("--unseen_speakers", default="", help="comma-separated speakers (corpus speakers, LRS3 video "
                       "ids) held out of training, validation and test: their clips form the 'unseen' split")
+    prep.add_argument("--av_offsets", default=None, metavar="FILE",
+                      help="undo each clip's audio-visual offset (sync correction) before writing it: a synth_grid.json "
+                           "(the synthetic corpus's own offsets) or a JSON object {\"<folder>/<clip>\": offset_ms}; "
+                           "positive: the video lags the audio, which is delayed by that much")
     prep.add_argument("--examples_per_shard", type=int, default=64)
     prep.add_argument("--compression", default=None, choices=("GZIP",), help="record compression")
     prep.add_argument("--batch_size", type=int, default=None, help="the seed's detector batch: accepted, no effect here")
@@ -233,10 +237,11 @@ def run_preprocess(args) -> int:
     result = preprocess(args.data_root, args.preprocessed_root, args.layout, args.val_fraction, args.test_fraction,
                         args.seed, [name for name in args.unseen_speakers.split(",") if name],
                         args.examples_per_shard, args.compression, runner=args.runner,
-                        beam_options=args.beam_option)
+                        beam_options=args.beam_option, av_offsets=args.av_offsets)
     splits = ", ".join(f"{name} {count}" for name, count in result["splits"].items())
+    synced = f"; {result['synced']} clips' audio-visual offsets undone" if args.av_offsets else ""
     print(f"preprocess: {result['clips']} clips, {result['frames']} face crops ({splits}); {len(result['bad'])} clips "
-          f"skipped (bad_clips.txt); records in {result['records']}")
+          f"skipped (bad_clips.txt){synced}; records in {result['records']}")
     return 0
 
 

@@ -16,6 +16,10 @@ the clips; with ``unseen_speakers``, those speakers' clips only in ``P/data/unse
 records ``P/tfrecords/<split>/`` (:func:`pipeline.pseudo_visual_schema`), made from the files just
 written: the decoded JPEGs (what the seed's loader reads) and the mel of ``audio.wav``.
 
+With ``--av_offsets FILE`` each clip's audio is first delayed by its audio-visual offset (module
+:mod:`avse_tf.data.av_offsets`: SyncNet-style sync correction; the synthetic corpus's own offsets
+from its ``synth_grid.json``): the lip-sync expert then learns from clips in sync.
+
 Resumable: a clip's folder is written under a temporary name and renamed when complete, then its
 marker ``P/data/done/<folder>/<clip>.json`` is written (atomically); a rerun skips clips with a
 marker and redoes the others. A split's records are rewritten only when its list changed.
@@ -76,17 +80,21 @@ def fit_audio(waveform, num_frames: int, source: str) -> np.ndarray:
     return np.pad(waveform[:length], (0, max(0, length - waveform.size))).astype(np.float32)
 
 
-def process_clip(clip, preprocessed_root, extractor=None) -> int:
-    """Write one clip's folder (module doc); returns its frame count. Raises a
+def process_clip(clip, preprocessed_root, extractor=None, av_offset_s=0.0) -> int:
+    """Write one clip's folder (module doc); returns its frame count. ``av_offset_s``: the clip's
+    audio-visual offset, undone by delaying its audio (:mod:`avse_tf.data.av_offsets`). Raises a
     :class:`~avse_tf.errors.UserInputError` for a clip that cannot be used."""
     import cv2
 
     from avse_tf.audio.io import load_audio, write_audio
+    from avse_tf.data.av_offsets import delay_audio
     from avse_tf.systems.pseudo_visual.faces import face_crops
     from avse_tf.video.io import read_video
 
     frames, _ = read_video(clip.video, fps=FPS)
     waveform = fit_audio(load_audio(clip.audio, SAMPLE_RATE), len(frames), clip.audio)
+    if av_offset_s:
+        waveform = delay_audio(waveform, av_offset_s, SAMPLE_RATE)
     crops = face_crops(frames, clip.video, extractor)
     target = clip_folder(preprocessed_root, clip.name)
     parent = os.path.dirname(target)
@@ -112,8 +120,12 @@ class DenoisingPreparation(ClipPreparation):
     clip_type = Clip
 
     def __init__(self, data_root, preprocessed_root, layout="auto", val_fraction=0.1, test_fraction=0.1, seed=0,
-                 unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None):
+                 unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None,
+                 av_offsets=None):
+        from avse_tf.data.av_offsets import load_av_offsets
+
         self.data_root, self.layout = data_root, layout
+        self.av_offsets = load_av_offsets(av_offsets) if av_offsets else {}
         self.output_dir = os.path.abspath(os.fspath(preprocessed_root))
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, int(seed)
         self.unseen_speakers = sorted(set(unseen_speakers or ()))
@@ -129,10 +141,19 @@ class DenoisingPreparation(ClipPreparation):
         return self._clips
 
     def check(self) -> None:
-        self.check_speakers_and_settings(
-            [clip.speaker for clip in self.list_clips()], self.data_root,
-            {"seed": self.seed, "val_fraction": self.val_fraction, "test_fraction": self.test_fraction,
-             "unseen_speakers": self.unseen_speakers}, "--preprocessed_root")
+        from avse_tf.data.av_offsets import offsets_digest
+
+        settings = {"seed": self.seed, "val_fraction": self.val_fraction, "test_fraction": self.test_fraction,
+                    "unseen_speakers": self.unseen_speakers}
+        if self.av_offsets:  # only then: folders written before the option keep their settings
+            names = {clip.name for clip in self.list_clips()}
+            if not names & set(self.av_offsets):
+                example = next(iter(sorted(names)), "<folder>/<clip>")
+                raise UserInputError(f"--av_offsets: no clip of {self.data_root} is named there (clip names are "
+                                     f"<folder>/<clip>, for instance {example})")
+            settings["av_offsets"] = offsets_digest(self.av_offsets)
+        self.check_speakers_and_settings([clip.speaker for clip in self.list_clips()], self.data_root, settings,
+                                         "--preprocessed_root")
 
     def setup(self) -> None:
         from avse_tf.video.landmarks import LandmarkExtractor
@@ -140,8 +161,9 @@ class DenoisingPreparation(ClipPreparation):
         self._extractor = LandmarkExtractor(self.shape_predictor)
 
     def process(self, clip) -> dict:
-        return {"video": clip.video, "speaker": clip.speaker,
-                "frames": process_clip(clip, self.output_dir, self._extractor)}
+        offset = self.av_offsets.get(clip.name, 0.0)
+        return {"video": clip.video, "speaker": clip.speaker, "av_offset_ms": round(offset * 1000, 3),
+                "frames": process_clip(clip, self.output_dir, self._extractor, offset)}
 
     def splits(self, done: dict) -> dict:
         unseen = sorted(clip.name for clip in self.list_clips()
@@ -168,18 +190,22 @@ class DenoisingPreparation(ClipPreparation):
 
 def preprocess(data_root, preprocessed_root, layout="auto", val_fraction=0.1, test_fraction=0.1, seed=0,
                unseen_speakers=(), examples_per_shard=64, compression=None, shape_predictor=None,
-               runner="local", beam_options=()) -> dict:
+               runner="local", beam_options=(), av_offsets=None) -> dict:
     """Run the whole preparation (module doc) with ``runner`` (:func:`avse_tf.preprocessing.run`).
-    Returns ``{"clips", "frames", "bad", "splits", "records"}``: clips done, their frames,
-    ``[(name, video, reason)]`` of skipped clips, clips per split, records folder."""
+    ``av_offsets``: a file of the clips' audio-visual offsets to undo (:mod:`avse_tf.data.av_offsets`).
+    Returns ``{"clips", "frames", "bad", "splits", "records", "synced"}``: clips done, their frames,
+    ``[(name, video, reason)]`` of skipped clips, clips per split, records folder, clips whose
+    offset was undone."""
     from avse_tf.preprocessing import run
 
     preparation = DenoisingPreparation(data_root, preprocessed_root, layout, val_fraction, test_fraction, seed,
-                                       unseen_speakers, examples_per_shard, compression, shape_predictor)
+                                       unseen_speakers, examples_per_shard, compression, shape_predictor,
+                                       av_offsets)
     result = run(preparation, runner, beam_options)
     return {"clips": len(result["done"]), "frames": sum(record["frames"] for record in result["done"].values()),
             "bad": result["bad"], "splits": {split: len(names) for split, names in result["splits"].items()},
-            "records": os.path.join(preparation.output_dir, "tfrecords")}
+            "records": os.path.join(preparation.output_dir, "tfrecords"),
+            "synced": sum(1 for record in result["done"].values() if record.get("av_offset_ms"))}
 
 
 def records_dir(preprocessed_root, split) -> str:

@@ -59,8 +59,10 @@ def run_recipe(work_dir, speakers=8, utterances=16, unseen_speakers=2, seed=1, e
                 "verbose": verbose}
     _step(1, f"the synthetic corpus ({speakers} speakers x {utterances} utterances) in {corpus}")
     generate_grid_corpus(corpus, speakers=speakers, utterances=utterances, seed=seed)
-    _step(2, f"preprocess into {data} (unseen speakers {','.join(held_out)})")
-    preprocess(corpus, data, val_fraction=0.1, test_fraction=0.1, seed=seed, unseen_speakers=held_out)
+    _step(2, f"preprocess into {data} (unseen speakers {','.join(held_out)}; the corpus's audio-visual offsets undone)")
+    # sync correction (--av_offsets): the expert learns lip timing from clips in sync (model card)
+    preprocess(corpus, data, val_fraction=0.1, test_fraction=0.1, seed=seed, unseen_speakers=held_out,
+               av_offsets=os.path.join(corpus, "synth_grid.json"))
     _step(3, "the noise bank")
     noise = student_noise(None, work_dir, seed)
     teacher, student = os.path.join(work_dir, "teacher"), os.path.join(work_dir, "student")
