@@ -119,6 +119,10 @@ def test_pytorch_race_twins_have_the_models_flops_and_torch_stays_optional(monke
 
     assert race_profile.main([]) == 0
     assert "PyTorch is not installed" in capsys.readouterr().out
+    from tools.bench import race_vca_gan  # the lip-to-speech generator side's race
+
+    assert race_vca_gan.main(["--check"]) == 0
+    assert "PyTorch is not installed" in capsys.readouterr().out
     # avse_tf's side of the profile runs without torch: both parts of the 3 BLSTM layers, timed
     (case,) = pytorch_race.blstm_cases(["av_concat_mask"])
     parts = race_profile.blstm_parts(presets.from_preset(case.preset), 20, "float32", 1)

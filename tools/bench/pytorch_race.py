@@ -205,10 +205,10 @@ class TorchWorker:
     bundled native libraries clash), and a separate process keeps each framework's thread pool its own.
     One JSON line per request and reply; between requests the child waits on its input."""
 
-    def __init__(self, threads):
+    def __init__(self, threads, script=__file__):
         import subprocess
 
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", "--threads",
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(script), "--worker", "--threads",
                                          str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, **request):
