@@ -141,49 +141,44 @@ def test_resume_redoes_only_the_clip_whose_marker_was_deleted(small_corpus, prep
 
 @pytest.mark.media
 def test_av_offsets_delay_each_clips_audio_by_its_own_offset(small_corpus, preprocessed, tmp_path, capsys):
-    """`--av_offsets synth_grid.json` (sync correction): every clip's audio.wav is the uncorrected
-    one delayed by the corpus's recorded offset for that clip (positive: the video lags), same
-    length, same crops; the records carry it; other offsets on the same folder, a file of other
-    clip names and a broken file are refused in one line (exit 2)."""
+    """`--av_offsets` (sync correction): a clip's audio.wav is the uncorrected one delayed by its
+    offset (positive: the video lags), same length, same crops; the corpus's synth_grid.json gives
+    every clip's recorded offset; other offsets on the same folder, a file of other clip names and
+    a broken file are refused in one line (exit 2)."""
     import soundfile
 
     from avse_tf.cli.main import main
-    from avse_tf.records import read_examples
+    from avse_tf.data.av_offsets import load_av_offsets
+    from avse_tf.systems.pseudo_visual.preprocess import DenoisingPreparation, process_clip
+    from avse_tf.systems.pseudo_visual.sources import list_clips
 
     root, description = small_corpus
-    offsets = {f"{speaker['name']}/{clip}": ms for speaker in description["speakers"]
-               for clip, ms in speaker["av_offset_ms"].items()}
-    assert len(offsets) == 6 and max(abs(ms) for ms in offsets.values()) > 10  # the camera's offsets
-    synced = str(tmp_path / "synced")
-    argv = ["denoising", "preprocess", "--data_root", str(root), "--preprocessed_root", synced, "--val_fraction",
-            "0.34", "--test_fraction", "0.34", "--unseen_speakers", "s2"]
-    assert main([*argv, "--av_offsets", str(root / "synth_grid.json")]) == 0
-    assert "6 clips' audio-visual offsets undone" in capsys.readouterr().out
-    for name, ms in offsets.items():
+    recorded = {f"{speaker['name']}/{clip}": ms / 1000 for speaker in description["speakers"]
+                for clip, ms in speaker["av_offset_ms"].items()}
+    assert load_av_offsets(root / "synth_grid.json") == pytest.approx(recorded) and len(recorded) == 6
+    clips = {clip.name: clip for clip in list_clips(str(root))}
+    for name, offset in ((_clip_names(preprocessed, "unseen")[0], 0.0523), (_clip_names(preprocessed, "unseen")[1], -0.0317)):
+        assert process_clip(clips[name], str(tmp_path / "synced"), av_offset_s=offset) == 75
         plain, _ = soundfile.read(os.path.join(preprocessed, name, "audio.wav"), dtype="int16")
-        corrected, _ = soundfile.read(os.path.join(synced, name, "audio.wav"), dtype="int16")
-        shift = round(ms * 16)
-        assert corrected.size == plain.size and shift != 0
+        corrected, _ = soundfile.read(str(tmp_path / "synced" / name / "audio.wav"), dtype="int16")
+        shift = round(offset * 16000)
         expected = np.concatenate([np.zeros(shift, np.int16), plain[:-shift]]) if shift > 0 \
             else np.concatenate([plain[-shift:], np.zeros(-shift, np.int16)])
         np.testing.assert_array_equal(corrected, expected)
-        assert open(os.path.join(synced, name, "40.jpg"), "rb").read() \
+        assert open(str(tmp_path / "synced" / name / "40.jpg"), "rb").read() \
             == open(os.path.join(preprocessed, name, "40.jpg"), "rb").read()
-    for example in read_examples(os.path.join(synced, "tfrecords", "unseen")):
-        folder = os.path.join(synced, *example["clip"].decode().split("/"))
-        pcm, _ = soundfile.read(os.path.join(folder, "audio.wav"), dtype="int16")
-        np.testing.assert_array_equal(np.frombuffer(example["waveform_pcm16"], "<i2"), pcm)
+    folder = str(tmp_path / "folder")
+    DenoisingPreparation(str(root), folder, av_offsets=str(root / "synth_grid.json")).check()  # settings saved
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({name: ms + 40 for name, ms in offsets.items()}))
+    other.write_text(json.dumps({name: 1000 * value + 40 for name, value in recorded.items()}))
+    argv = ["denoising", "preprocess", "--data_root", str(root), "--preprocessed_root", folder]
     assert main([*argv, "--av_offsets", str(other)]) == 2
     assert "other settings" in capsys.readouterr().err
-    other.write_text(json.dumps({"nobody/clip": 20}))
-    assert main(["denoising", "preprocess", "--data_root", str(root), "--preprocessed_root", str(tmp_path / "x"),
-                 "--av_offsets", str(other)]) == 2
-    assert "no clip of" in capsys.readouterr().err
-    other.write_text(json.dumps({"s1/x": "late"}))
-    assert main([*argv, "--av_offsets", str(other)]) == 2
-    assert "not a number of ms" in capsys.readouterr().err
+    for content, message in (({"nobody/clip": 20}, "no clip of"), ({"s1/x": "late"}, "not a number of ms"),
+                             ([1, 2], "expected a JSON object")):
+        other.write_text(json.dumps(content))
+        assert main([*argv[:-1], str(tmp_path / "x"), "--av_offsets", str(other)]) == 2
+        assert message in capsys.readouterr().err
 
 
 @pytest.mark.media

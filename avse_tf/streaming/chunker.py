@@ -321,13 +321,19 @@ def process_offline(processor, waveform) -> np.ndarray:
 
 
 def warmup(processor, plan: ChunkPlan) -> None:
-    """Run the chunker once on noise with a dropped packet, so that every ``tf.function`` (STFT,
-    model, Griffin-Lim, inverse STFT) is traced before a live stream starts; counters are reset."""
-    config = plan.config
-    frames = plan.context_frames + 3 * plan.chunk_frames + plan.lookahead_frames
-    samples = np.random.default_rng(0).normal(0, 0.05, frames * config.frame_step).astype(np.float32)
-    middle = (plan.context_frames + plan.chunk_frames) * config.frame_step
-    samples[middle: middle + int(0.04 * config.sample_rate)] = 0.0
+    """Run the chunker once on noise with a dropped packet in every chunk, so that every
+    ``tf.function`` (STFT, model, Griffin-Lim, inverse STFT) is traced, and run at every chunk
+    length a live stream uses (its start, context still growing, included: XLA-compiled BLSTM
+    loops compile once per length), before a live stream starts; counters are reset. A packet in
+    every chunk, because a gap-filling processor calls its model only on chunks with a gap."""
+    config, hop = plan.config, plan.config.frame_step
+    chunks = max(3, math.ceil(plan.context_frames / plan.chunk_frames) + 2)
+    frames = plan.context_frames + chunks * plan.chunk_frames + plan.lookahead_frames
+    samples = np.random.default_rng(0).normal(0, 0.05, frames * hop).astype(np.float32)
+    packet = int(0.04 * config.sample_rate)
+    for index in range(chunks):
+        start = (index * plan.chunk_frames + plan.chunk_frames // 2) * hop
+        samples[start: start + packet] = 0.0
     process_chunked(processor, samples, plan)
     processor.model_calls = processor.gap_frames = 0
 
