@@ -123,6 +123,24 @@ def torch_twin(layers):
     return Twin()
 
 
+def torch_missing(what: str = "no PyTorch column; nothing run") -> bool:
+    """Whether torch is not installed (then one line says so): it is a bench-only extra."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        return False
+    print(f"PyTorch is not installed (pip install torch, a bench-only extra): {what}")
+    return True
+
+
+def start_threads(threads: int) -> None:
+    """TensorFlow's intra- and inter-op threads, before anything runs (the twins get as many)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def best_of(function, steps: int) -> float:
     best = math.inf
     for _ in range(steps):
@@ -332,10 +350,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return serve(args.threads)
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        print("PyTorch is not installed (pip install torch, a bench-only extra): no PyTorch column; nothing run")
+    if torch_missing():
         return 0
     import tensorflow as tf
 
@@ -343,8 +358,7 @@ def main(argv=None) -> int:
 
     recurrent.FUSE_DIRECTIONS = recurrent.COMPILE_INFERENCE_LOOPS = not args.per_direction
     recurrent.TRAINING_RECURRENCE = args.training_recurrence
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    start_threads(args.threads)
     worker = TorchWorker(args.threads)
     cases = blstm_cases(None if args.models == "all" else args.models.split(","))
     chosen = [int(index) for index in args.cases.split(",")]

@@ -25,7 +25,8 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from tools.bench.pytorch_race import TorchWorker, best_of, blstm_cases, keras_runner, product_layers  # noqa: E402
+from tools.bench.pytorch_race import (  # noqa: E402
+    TorchWorker, best_of, blstm_cases, keras_runner, product_layers, start_threads, torch_missing)
 
 
 def blstm_parts(model, frames: int, precision: str, steps: int) -> dict:
@@ -128,15 +129,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        print("PyTorch is not installed (pip install torch, a bench-only extra): nothing profiled")
+    if torch_missing("nothing profiled"):
         return 0
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    start_threads(args.threads)
     worker = TorchWorker(args.threads)
     results = []
     try:

@@ -27,7 +27,6 @@ team member waits for a core (TF's kernels run on TF's own thread pool, not Open
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -37,7 +36,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 # Plain Python: importing it loads neither TensorFlow nor torch.
-from tools.bench.pytorch_race import ROUNDS, TorchWorker, best_of  # noqa: E402
+from tools.bench.pytorch_race import ROUNDS, TorchWorker, best_of, start_threads, torch_missing  # noqa: E402
 
 INFERENCE_FRAMES = 75  # 3 s at 25 fps (vca_gan/bench.py CLIP_FRAMES)
 TRAIN_BATCH = 8
@@ -416,13 +415,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return serve(args.threads)
-    if importlib.util.find_spec("torch") is None:
-        print("PyTorch is not installed (pip install torch, a bench-only extra): no PyTorch column; nothing run")
+    if torch_missing():
         return 0
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    start_threads(args.threads)
     worker = TorchWorker(args.threads, script=__file__)
     try:
         if args.check:
