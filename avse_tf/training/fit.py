@@ -170,7 +170,11 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
     done_path = os.path.join(exp_dir, "done.json")
     if os.path.isfile(done_path):
         with open(done_path, encoding="utf-8") as handle:
-            return json.load(handle)
+            summary = json.load(handle)
+        if epochs > summary.get("epochs_requested", epochs):  # else the old run comes back without a word
+            print(f"{exp_dir} finished its run of {summary['epochs_requested']} epochs (done.json); not training on "
+                  f"to {epochs}: start a new folder from its last.keras to train longer", file=sys.stderr, flush=True)
+        return summary
     from avse_tf.training.strategy import is_chief, is_multi_worker
 
     best_path = os.path.join(exp_dir, BEST_CHECKPOINT)
@@ -179,7 +183,7 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
 
         history, best = custom_loop_fit(model, train_dataset, validation_dataset, epochs, exp_dir, patience,
                                         steps_per_epoch, validation_steps, verbose)
-        summary = {"epochs_run_this_call": len(history.get("loss", [])), "history": history,
+        summary = {"epochs_run_this_call": len(history.get("loss", [])), "epochs_requested": int(epochs), "history": history,
                    "best_val_loss": best, "best_model": best_path}
         if is_chief(model.distribute_strategy):
             atomic_write_text(done_path, json.dumps(summary, indent=1, default=float))
@@ -218,7 +222,7 @@ def fit(model, train_dataset, validation_dataset, epochs: int, exp_dir: str, pat
     history = model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, callbacks=callbacks, shuffle=False,
                         steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                         verbose=keras_verbosity(verbose))
-    summary = {"epochs_run_this_call": len(history.history.get("loss", [])), "history": history.history,
-               "best_val_loss": best_checkpoint.best, "best_model": best_path}
+    summary = {"epochs_run_this_call": len(history.history.get("loss", [])), "epochs_requested": int(epochs),
+               "history": history.history, "best_val_loss": best_checkpoint.best, "best_model": best_path}
     atomic_write_text(done_path, json.dumps(summary, indent=1, default=float))
     return summary

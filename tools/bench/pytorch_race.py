@@ -364,9 +364,9 @@ def main(argv=None) -> int:
     chosen = [int(index) for index in args.cases.split(",")]
     rows = []
     for case in cases:
+        rows_of_case = cases_of(case)  # builds the live demo's processor: once per model
         for precision in args.precisions.split(","):
             for index in chosen:
-                rows_of_case = cases_of(case)
                 if index >= len(rows_of_case):
                     continue  # no live demo for this model
                 label, batch, frames, training, streaming = rows_of_case[index]
