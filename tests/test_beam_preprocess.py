@@ -69,11 +69,26 @@ def test_every_system_has_a_preparation_tested_here():
     assert sorted(READY) == sorted(system.name for system in all_systems())
 
 
+@pytest.fixture(scope="module")
+def local_run(video_tree, tmp_path_factory):
+    """``local_run(system)``: the local loop's output folder for the video tree, made once per system
+    (the reference both Beam tests compare with)."""
+    made = {}
+
+    def run(system):
+        if system not in made:
+            made[system] = tmp_path_factory.mktemp(f"local_{system}")
+            assert _preprocess(system, video_tree, made[system]) == 0
+        return made[system]
+
+    return run
+
+
 @pytest.mark.parametrize("system", CLIP_TREE_SYSTEMS)
-def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(system, video_tree, tmp_path, capsys):
-    assert _preprocess(system, video_tree, tmp_path / "local") == 0
+def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(system, video_tree, local_run, tmp_path,
+                                                                                capsys):
     assert _preprocess(system, video_tree, tmp_path / "beam", *DIRECT) == 0
-    local, beam = _files(tmp_path / "local"), _files(tmp_path / "beam")
+    local, beam = _files(local_run(system)), _files(tmp_path / "beam")
     assert sorted(local) == sorted(beam)
     assert [name for name in local if local[name] != beam[name]] == []  # every file, records included
     # The records hold the six good clips, each once, in 2-example shards (several shards per set).
@@ -166,10 +181,9 @@ def test_corpus_systems_same_examples_statistics_combined_and_a_dead_letter(syst
     assert np.isfinite(summary["best_val_loss"]) and (exp / "best.keras").is_file(), summary
 
 
-def test_killed_direct_run_started_again_gives_the_same_records(video_tree, tmp_path):
+def test_killed_direct_run_started_again_gives_the_same_records(video_tree, local_run, tmp_path):
     """The Beam run is killed (its whole process group) once the first clip is done; a second run
     finishes the rest and writes the local loop's files."""
-    assert _preprocess("pseudo_visual", video_tree, tmp_path / "local") == 0
     dest = tmp_path / "beam"
     command = [sys.executable, "-m", "avse_tf", "preprocess", "pseudo_visual", "--data_dir", str(video_tree),
                "--dest_dir", str(dest), "--val_fraction", "0.2", "--test_fraction", "0.2",
@@ -188,7 +202,7 @@ def test_killed_direct_run_started_again_gives_the_same_records(video_tree, tmp_
     markers = len(list(done.rglob("*.json")))
     assert 1 <= markers < 6 and not (dest / "tfrecords").exists()
     assert _preprocess("pseudo_visual", video_tree, dest, *DIRECT) == 0
-    local, beam = _files(tmp_path / "local"), _files(dest)
+    local, beam = _files(local_run("pseudo_visual")), _files(dest)
     stray = sorted(name for name in beam if os.path.basename(name).startswith(".tmp"))
     assert sorted(set(local) - set(beam)) == [] and sorted(set(beam) - set(local)) == stray
     assert [name for name in local if local[name] != beam[name]] == []

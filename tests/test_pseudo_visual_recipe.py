@@ -5,6 +5,7 @@ per training, one clip at 0 dB): what it checks is the orchestration, the output
 the denoisers' quality is the other tests' and the model card's business.
 """
 
+import json
 import os
 import re
 
@@ -42,10 +43,22 @@ def test_recipe_runs_every_step_prints_the_table_and_resumes(tmp_path, capsys):
         return {folder: os.path.getmtime(os.path.join(work, folder, "best.keras")) for folder in DENOISERS.values()}
 
     before = stamps()
+    scored = os.path.getmtime(os.path.join(work, "evaluation", "metrics.csv"))
     assert main(["denoising", "recipe", "--work_dir", work, *ARGS]) == 0
     again = capsys.readouterr().out  # no training's epoch lines this time: the table alone
     assert again.startswith("unseen split") and table.endswith(again)
     assert stamps() == before
+    # ... and nothing is scored again, unless a checkpoint the table came from has changed since.
+    assert os.path.getmtime(os.path.join(work, "evaluation", "metrics.csv")) == scored
+    from avse_tf.systems.pseudo_visual.recipe import _evaluation_inputs
+
+    folders = [os.path.join(work, name) for name in ("student", *DENOISERS.values())]
+    with open(os.path.join(work, "evaluation", "recipe_inputs.json"), encoding="utf-8") as handle:
+        recorded = json.load(handle)
+    assert recorded == _evaluation_inputs(folders, [0.0], 1, 1) != _evaluation_inputs(folders, [0.0], 2, 1)
+    best = os.path.join(work, DENOISERS["none"], "best.keras")
+    os.utime(best, ns=(0, os.stat(best).st_mtime_ns + 1))  # as a retraining would
+    assert _evaluation_inputs(folders, [0.0], 1, 1) != recorded
 
 
 def test_recipe_refuses_a_split_without_training_or_unseen_speakers(tmp_path, capsys):

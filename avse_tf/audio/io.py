@@ -53,19 +53,19 @@ def resample(waveform: np.ndarray, source_rate: float, target_rate: float) -> np
 def _decode_with_ffmpeg(path: str, sample_rate: int) -> np.ndarray:
     """Decode the first audio stream, trimmed to the container's declared length and, in a video,
     aligned so that sample 0 plays with the first frame: the same samples from any ffmpeg build."""
-    from avse_tf.media import audio_sample_count, media_info, run_ffmpeg, stream_starts
+    from avse_tf.media import audio_sample_count, stream_starts
+    from avse_tf.media.ffmpeg import run_ffmpeg_on_input
 
-    info = media_info(path)
+    result, info, errors = run_ffmpeg_on_input(path, ["-map", "0:a:0", "-ac", "1", "-ar", str(int(sample_rate)),
+                                                      "-f", "f32le", "-"])
     if info is None or not info.has_audio:
         reason = "no audio stream" if info is not None else "ffmpeg cannot open it"
         raise AudioReadError(
             f"cannot read audio from {path}: {reason}; give a wav/flac/ogg/mp3 file or a video with a sound track"
         )
-    result = run_ffmpeg(["-v", "error", "-i", path, "-map", "0:a:0", "-ac", "1", "-ar", str(int(sample_rate)),
-                         "-f", "f32le", "-"])
     if result.returncode != 0 or not result.stdout:
         raise AudioReadError(
-            f"cannot read audio from {path}: {last_line(result.stderr, 'no audio decoded')}; "
+            f"cannot read audio from {path}: {last_line(errors, 'no audio decoded')}; "
             "give a wav/flac/ogg/mp3 file or a video with a sound track"
         )
     waveform = np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)

@@ -13,18 +13,25 @@ import numpy as np
 
 from avse_tf.constants import FPS, SAMPLE_RATE
 from avse_tf.errors import VideoReadError
-from avse_tf.media.ffmpeg import last_line, media_info, passthrough_frames, run_ffmpeg
+from avse_tf.media.ffmpeg import last_line, media_info, passthrough_frames, run_ffmpeg, run_ffmpeg_on_input
 from avse_tf.validation import check_frame_count
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise VideoReadError(f"video file not found: {path}; check the path")
+    if os.path.getsize(path) == 0:
+        raise VideoReadError(f"video file is empty (0 bytes): {path}; re-create or re-download it")
 
 
 def probe(path) -> dict:
     """Width, height, fps and duration of the first video stream (ffmpeg's own header parse)."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise VideoReadError(f"video file not found: {path}; check the path")
-    if os.path.getsize(path) == 0:
-        raise VideoReadError(f"video file is empty (0 bytes): {path}; re-create or re-download it")
-    info = media_info(path)
+    _check_file(path)
+    return _video_fields(path, media_info(path))
+
+
+def _video_fields(path: str, info) -> dict:
     if info is None or not info.has_video or not info.width:
         reason = "no video stream" if info is not None else "ffmpeg cannot open it"
         raise VideoReadError(f"cannot decode video {path}: {reason}; the file is corrupt or not a video")
@@ -38,15 +45,16 @@ def read_video(path, grayscale: bool = False, fps: float | None = None):
     frame shown then, duplicating or dropping frames) and return it; None keeps every decoded frame.
     """
     path = os.fspath(path)
-    info = probe(path)
+    _check_file(path)
     pixel_format = "gray" if grayscale else "rgb24"
     timing = ["-vf", f"fps={float(fps):g}"] if fps else passthrough_frames()
-    result = run_ffmpeg(["-v", "error", "-i", path, "-map", "0:v:0", *timing, "-f", "rawvideo",
-                         "-pix_fmt", pixel_format, "-"])
+    result, header, errors = run_ffmpeg_on_input(path, ["-map", "0:v:0", *timing, "-f", "rawvideo",
+                                                        "-pix_fmt", pixel_format, "-"])
+    info = _video_fields(path, header)
     channels = 1 if grayscale else 3
     frame_bytes = info["width"] * info["height"] * channels
     if result.returncode != 0 or len(result.stdout) < frame_bytes:
-        raise VideoReadError(f"cannot decode video {path}: {last_line(result.stderr, 'no frames')}; "
+        raise VideoReadError(f"cannot decode video {path}: {last_line(errors, 'no frames')}; "
                              "the file is corrupt or not a video")
     count = len(result.stdout) // frame_bytes
     check_frame_count(count, info["duration"], fps or info["fps"], path)

@@ -81,9 +81,11 @@ def recognition_metric(sentences) -> str:
     return "wer"
 
 
-def condition_signals(models, clip, noisy, distillation=None, batch_size=16) -> dict:
+def condition_signals(models, clip, noisy, distillation=None, batch_size=16, teacher_lips=None) -> dict:
     """``{condition: waveform}`` of one mixture (module doc); ``models``: ``{"pseudo_lips",
-    "audio_only", "true_video"}`` -> a loaded :class:`~.denoiser_training.DenoiserTraining` or None."""
+    "audio_only", "true_video"}`` -> a loaded :class:`~.denoiser_training.DenoiserTraining` or None.
+    ``teacher_lips``: the teacher's lips of the clean clip when already drawn (they do not depend on
+    the noise), else drawn here from ``distillation``."""
     from avse_tf.systems.pseudo_visual.evaluate_student import teacher_lower_halves
     from avse_tf.systems.pseudo_visual.faces import FACE_SIZE
     from avse_tf.systems.pseudo_visual.inference import denoise
@@ -94,9 +96,10 @@ def condition_signals(models, clip, noisy, distillation=None, batch_size=16) -> 
         signals["audio_only"] = denoise(models["audio_only"], noisy, batch_size)
     if models.get("pseudo_lips") is not None:
         signals["pseudo_lips"] = denoise(models["pseudo_lips"], noisy, batch_size)
-        if distillation is not None:
-            lips = teacher_lower_halves(distillation, clean, len(clip["faces"]))
-            signals["teacher_clean_lips"] = denoise(models["pseudo_lips"], noisy, batch_size, lips=lips)
+        if teacher_lips is None and distillation is not None:
+            teacher_lips = teacher_lower_halves(distillation, clean, len(clip["faces"]))
+        if teacher_lips is not None:
+            signals["teacher_clean_lips"] = denoise(models["pseudo_lips"], noisy, batch_size, lips=teacher_lips)
     if models.get("true_video") is not None:
         lips = clip["faces"][:, FACE_SIZE // 2:].astype(np.float32) / 255.0
         signals["true_video"] = denoise(models["true_video"], noisy, batch_size, lips=lips)
@@ -139,6 +142,7 @@ def evaluate_denoiser(preprocessed_root, output_dir, checkpoint_path=None, audio
     from avse_tf.data.noise import mix_at_snr
     from avse_tf.metrics import format_table
     from avse_tf.metrics.recognition import clip_errors
+    from avse_tf.systems.pseudo_visual.evaluate_student import teacher_lower_halves
     from avse_tf.systems.pseudo_visual.evaluate_teacher import held_out_clips
     from avse_tf.systems.pseudo_visual.train_denoiser import load_denoising
     from avse_tf.systems.pseudo_visual.train_student import NOISE_BANK_FOLDER
@@ -174,11 +178,15 @@ def evaluate_denoiser(preprocessed_root, output_dir, checkpoint_path=None, audio
     metric = recognition_metric(words.values()) if recognise else None
     rows = []
     for index, clip in enumerate(clips):
+        # the same for every SNR and kind (clip_errors caches the clean clip's decode the same way)
+        teacher_lips = (teacher_lower_halves(distillation, clip["waveform"], len(clip["faces"]))
+                        if distillation is not None and models["pseudo_lips"] is not None else None)
         for snr_index, snr in enumerate(snrs_db):
             for kind_index, (kind, waveforms) in enumerate(sorted(kinds.items())):
                 rng = np.random.default_rng([int(seed), index, snr_index, kind_index])
                 noisy, _ = mix_at_snr(clip["waveform"], waveforms[int(rng.integers(len(waveforms)))], float(snr), rng)
-                for condition, signal in condition_signals(models, clip, noisy, distillation, batch_size).items():
+                signals = condition_signals(models, clip, noisy, distillation, batch_size, teacher_lips)
+                for condition, signal in signals.items():
                     if condition == "clean" and not recognise:
                         continue  # only its WER, the recogniser's floor, says anything
                     row = {"clip": clip["clip"], "snr_db": float(snr), "kind": kind, "condition": condition}
@@ -214,5 +222,27 @@ def evaluate_denoiser(preprocessed_root, output_dir, checkpoint_path=None, audio
     return {"table": table, "by_snr": by_snr, "by_kind": by_kind, "clips": len(clips), "metric": metric}
 
 
-__all__ = ["evaluate_denoiser", "held_out_noise_kinds", "condition_signals", "summarize", "CONDITIONS",
+def load_evaluation(output_dir) -> dict | None:
+    """What :func:`evaluate_denoiser` returned, read back from the ``table.txt`` and ``summary.json``
+    it wrote into ``output_dir``; None when either is missing."""
+    import json
+
+    paths = [os.path.join(output_dir, name) for name in ("table.txt", "summary.json")]
+    if not all(os.path.isfile(path) for path in paths):
+        return None
+    with open(paths[0], encoding="utf-8") as handle:
+        table = handle.read().rstrip("\n")
+    with open(paths[1], encoding="utf-8") as handle:
+        summary = json.load(handle)
+
+    def grouped(entries, key):
+        return {(entry["condition"], entry[key]): {name: value for name, value in entry.items()
+                                                   if name not in ("condition", key)} for entry in entries}
+
+    return {"table": table, "by_snr": grouped(summary["by_snr"], "snr_db"),
+            "by_kind": grouped(summary["by_kind"], "kind"), "clips": summary["clips"],
+            "metric": summary["recognition"]}
+
+
+__all__ = ["evaluate_denoiser", "load_evaluation", "held_out_noise_kinds", "condition_signals", "summarize", "CONDITIONS",
            "PAPER_SNRS_DB"]

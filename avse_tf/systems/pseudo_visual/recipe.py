@@ -13,7 +13,8 @@ Steps, each resumable (every step keeps its finished outputs; a rerun continues 
 5. three denoisers of one schedule: pseudo lips (the paper's system), audio only (the ablation) and
    the corpus's true video;
 6. ``denoising evaluate`` on the unseen speakers at ``snrs_db`` of the held-out kinds, with the
-   teacher's clean-speech lips and the recogniser's floor: ``WORK/evaluation/table.txt``.
+   teacher's clean-speech lips and the recogniser's floor: ``WORK/evaluation/table.txt``. A rerun
+   whose flags and trained checkpoints are those the table came from prints it again unscored.
 
 One schedule (``epochs`` x ``steps_per_epoch`` of ``batch_size``) for every training keeps the
 command short; each step's own command (``train_teacher``, ``train_student``, ``train``) takes its
@@ -22,13 +23,16 @@ own schedule when a user needs to tune one.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 from avse_tf.errors import UserInputError
+from avse_tf.utils import atomic_write_text
 
 # ``train --visual`` value -> the folder of that denoiser under WORK
 DENOISERS = {"pseudo": "denoiser_pseudo_lips", "none": "denoiser_audio_only", "real": "denoiser_true_video"}
+EVALUATED = "recipe_inputs.json"  # in WORK/evaluation: what the table was computed from
 
 
 def _step(number: int, text: str) -> None:
@@ -47,7 +51,7 @@ def run_recipe(work_dir, speakers=8, utterances=16, unseen_speakers=2, seed=1, e
     """Run every step (module doc) in ``work_dir``. Returns ``denoising evaluate``'s result
     (``table``, ``by_snr``, ...)."""
     from avse_tf.data.synth.corpus import generate_grid_corpus
-    from avse_tf.systems.pseudo_visual.evaluate_denoiser import evaluate_denoiser
+    from avse_tf.systems.pseudo_visual.evaluate_denoiser import evaluate_denoiser, load_evaluation
     from avse_tf.systems.pseudo_visual.preprocess import preprocess
     from avse_tf.systems.pseudo_visual.train_denoiser import train_denoiser
     from avse_tf.systems.pseudo_visual.train_student import student_noise, train_student
@@ -75,9 +79,38 @@ def run_recipe(work_dir, speakers=8, utterances=16, unseen_speakers=2, seed=1, e
         train_denoiser(data, folder, student if visual == "pseudo" else None, noise_data_root=noise, visual=visual,
                        **schedule)
     _step(6, "evaluation on the unseen speakers")
-    return evaluate_denoiser(data, os.path.join(work_dir, "evaluation"), folders["pseudo"], folders["none"],
-                             folders["real"], student, corpus_root=corpus, snrs_db=tuple(snrs_db),
-                             noise_data_root=noise, max_clips=max_clips, seed=seed)
+    evaluation = os.path.join(work_dir, "evaluation")
+    inputs = _evaluation_inputs([student, *folders.values()], snrs_db, max_clips, seed)
+    done = os.path.join(evaluation, EVALUATED)
+    if _read_json(done) == inputs and load_evaluation(evaluation) is not None:
+        print("the evaluation is up to date with the trained models: its table", file=sys.stderr)
+        return load_evaluation(evaluation)
+    result = evaluate_denoiser(data, evaluation, folders["pseudo"], folders["none"], folders["real"], student,
+                               corpus_root=corpus, snrs_db=tuple(snrs_db), noise_data_root=noise,
+                               max_clips=max_clips, seed=seed)
+    atomic_write_text(done, json.dumps(inputs, indent=1) + "\n")
+    return result
+
+
+def _evaluation_inputs(folders, snrs_db, max_clips, seed) -> dict:
+    """What step 6's table depends on: the flags, and each training's finished checkpoint (size and
+    modification time: a retrained model changes them even when its numbers repeat)."""
+    from avse_tf.constants import BEST_CHECKPOINT
+
+    stamps = {}
+    for folder in folders:
+        path = os.path.join(folder, BEST_CHECKPOINT)
+        stat = os.stat(path)
+        stamps[os.path.basename(folder)] = [stat.st_size, stat.st_mtime_ns]
+    return {"snrs_db": [float(snr) for snr in snrs_db], "max_clips": max_clips, "seed": seed, "checkpoints": stamps}
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 __all__ = ["run_recipe", "DENOISERS", "unseen_speaker_names"]
