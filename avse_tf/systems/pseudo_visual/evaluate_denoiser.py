@@ -244,5 +244,5 @@ def load_evaluation(output_dir) -> dict | None:
             "metric": summary["recognition"]}
 
 
-__all__ = ["evaluate_denoiser", "load_evaluation", "held_out_noise_kinds", "condition_signals", "summarize", "CONDITIONS",
-           "PAPER_SNRS_DB"]
+__all__ = ["evaluate_denoiser", "load_evaluation", "held_out_noise_kinds", "condition_signals", "summarize",
+           "CONDITIONS", "PAPER_SNRS_DB"]

@@ -82,9 +82,10 @@ def run_recipe(work_dir, speakers=8, utterances=16, unseen_speakers=2, seed=1, e
     evaluation = os.path.join(work_dir, "evaluation")
     inputs = _evaluation_inputs([student, *folders.values()], snrs_db, max_clips, seed)
     done = os.path.join(evaluation, EVALUATED)
-    if _read_json(done) == inputs and load_evaluation(evaluation) is not None:
+    stored = load_evaluation(evaluation) if _read_json(done) == inputs else None
+    if stored is not None:
         print("the evaluation is up to date with the trained models: its table", file=sys.stderr)
-        return load_evaluation(evaluation)
+        return stored
     result = evaluate_denoiser(data, evaluation, folders["pseudo"], folders["none"], folders["real"], student,
                                corpus_root=corpus, snrs_db=tuple(snrs_db), noise_data_root=noise,
                                max_clips=max_clips, seed=seed)
