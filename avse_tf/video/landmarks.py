@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import threading
 
 import numpy as np
 from imutils.face_utils import FACIAL_LANDMARKS_68_IDXS, shape_to_np
@@ -62,17 +63,33 @@ def default_shape_predictor() -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_models(shape_predictor: str):
+def _load_predictor(shape_predictor: str):
+    """One shape predictor per file and process: dlib documents ``shape_predictor`` as safe to call
+    from several threads at once (shape_predictor_abstract.h, "THREAD SAFETY")."""
     import dlib
 
     if not os.path.isfile(shape_predictor):
         raise UserInputError(f"shape predictor not found: {shape_predictor}; pass --shape_predictor PATH "
                              "to a dlib 68-point model (.dat) or omit it to use face-recognition-models'")
     try:
-        predictor = dlib.shape_predictor(shape_predictor)
+        return dlib.shape_predictor(shape_predictor)
     except RuntimeError as error:
         raise UserInputError(f"cannot load shape predictor {shape_predictor}: {error}") from None
-    return dlib.get_frontal_face_detector(), predictor
+
+
+_THREAD = threading.local()
+
+
+def _frontal_detector():
+    """This thread's HOG face detector. dlib's ``object_detector`` keeps its image pyramid in the
+    object, so concurrent calls on one detector are unsafe (object_detector_abstract.h): two Beam
+    bundles on one shared detector, in the DirectRunner's in-process threads, aborted the process."""
+    detector = getattr(_THREAD, "detector", None)
+    if detector is None:
+        import dlib
+
+        detector = _THREAD.detector = dlib.get_frontal_face_detector()
+    return detector
 
 
 def shape_points(shape) -> np.ndarray:
@@ -101,14 +118,14 @@ class LandmarkExtractor:
     def __init__(self, shape_predictor: str | None = None, redetect_every: int = 8,
                  min_quality: float = 8.75, upsample: int = 0):
         self.shape_predictor = shape_predictor or default_shape_predictor()
-        self.detector, self.predictor = _load_models(os.path.abspath(self.shape_predictor))
+        self.predictor = _load_predictor(os.path.abspath(self.shape_predictor))
         self.redetect_every = redetect_every
         self.min_quality = min_quality
         self.upsample = upsample
 
     def detect_all(self, gray: np.ndarray) -> list:
         """Every face box in a gray frame (tries one upsampling step if none at first)."""
-        return _detect_all(self.detector, gray, self.upsample)
+        return _detect_all(_frontal_detector(), gray, self.upsample)
 
     def detect(self, gray: np.ndarray, near=None):
         """The largest face box in a gray frame, or the one whose centre is nearest to box ``near``;
@@ -176,13 +193,6 @@ def _detect_all(detector, gray: np.ndarray, upsample: int) -> list:
         if len(boxes):
             return list(boxes)
     return []
-
-
-@functools.lru_cache(maxsize=1)
-def _frontal_detector():
-    import dlib
-
-    return dlib.get_frontal_face_detector()
 
 
 def count_faces(gray_frames, upsample: int = 0) -> np.ndarray:
