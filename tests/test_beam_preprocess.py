@@ -111,6 +111,26 @@ def test_direct_runner_writes_what_the_local_loop_writes_and_reports_bad_clips(s
     assert "truncated.mp4" in reasons["bad/truncated"], reasons
 
 
+def test_one_extractor_in_several_threads_gives_the_sequential_landmarks():
+    """Beam's in-process runner runs bundles in threads on one worker's models: each thread must get
+    its own dlib detector (one shared detector gave wrong landmarks, or aborted the process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from avse_tf.data.synth.face import FaceIdentity, render_face
+    from avse_tf.video.landmarks import LandmarkExtractor
+
+    clips = []
+    for seed in range(4):
+        identity = FaceIdentity.random(np.random.default_rng(seed))
+        clips.append(np.stack([render_face(identity, opening) for opening in np.linspace(0, 1, 30) % 0.7]))
+    extractor = LandmarkExtractor(redetect_every=1)  # detection on every frame: the unsafe call, often
+    sequential = [extractor.extract(frames).points for frames in clips]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda frames: extractor.extract(frames).points, clips * 2))
+    for index, points in enumerate(threaded):
+        np.testing.assert_array_equal(points, sequential[index % len(clips)])
+
+
 @pytest.fixture(scope="module")
 def faceless_corpus(tmp_path_factory):
     """6 speakers x 2 utterances (seed layout), one video replaced by noise frames (no face) and

@@ -60,23 +60,6 @@ def test_landmarks_follow_the_rendered_mouth():
     assert track.detected[0] and track.detected[8]
 
 
-def test_one_extractor_in_several_threads_gives_the_sequential_landmarks():
-    """Beam's in-process runner runs bundles in threads on one worker's models: each thread must get
-    its own dlib detector (one shared detector aborted the process)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    clips = []
-    for seed in range(4):
-        identity = FaceIdentity.random(np.random.default_rng(seed))
-        clips.append(np.stack([render_face(identity, opening) for opening in np.linspace(0, 1, 40) % 0.7]))
-    extractor = LandmarkExtractor(redetect_every=1)  # detection on every frame: the unsafe call, often
-    sequential = [extractor.extract(frames).points for frames in clips]
-    with ThreadPoolExecutor(4) as pool:
-        threaded = list(pool.map(lambda frames: extractor.extract(frames).points, clips * 3))
-    for index, points in enumerate(threaded):
-        np.testing.assert_array_equal(points, sequential[index % len(clips)])
-
-
 def test_landmark_ranges_are_the_68_point_scheme_and_sit_where_their_names_say():
     # iBUG 300-W, 0-based and end-exclusive, as imutils.face_utils.FACIAL_LANDMARKS_68_IDXS has them.
     assert (JAW, NOSE, RIGHT_EYE, LEFT_EYE, MOUTH, INNER_LIPS) == (
