@@ -81,9 +81,9 @@ _THREAD = threading.local()
 
 
 def _frontal_detector():
-    """This thread's HOG face detector. dlib's ``object_detector`` keeps its image pyramid in the
-    object, so concurrent calls on one detector are unsafe (object_detector_abstract.h): two Beam
-    bundles on one shared detector, in the DirectRunner's in-process threads, aborted the process."""
+    """This thread's HOG face detector. Its scanner keeps the image's feature pyramid in the object,
+    so concurrent calls on one detector are unsafe (scan_fhog_pyramid_abstract.h, "THREAD SAFETY"):
+    with one shared detector, threads got wrong boxes, and Beam's in-process runner aborted."""
     detector = getattr(_THREAD, "detector", None)
     if detector is None:
         import dlib
