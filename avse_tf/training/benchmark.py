@@ -55,6 +55,9 @@ class BenchCase:
         demo_processor: ``(model, landmarks) -> processor`` as ``avse demo`` streams it, with unit
             normalisation statistics; ``None``: the model does not stream.
         demo_packet_loss: fraction of 20 ms packets the demo input loses (inpainting fills them).
+        train_batch: the model's training batch when ``--train_batch`` is not given (``None``: the
+            sequence models' default, 64; 16 under ``--quick``), for a model whose step at that
+            batch does not fit a CPU machine's memory.
     """
 
     model: str
@@ -69,6 +72,7 @@ class BenchCase:
     eager_warmup: bool = False
     demo_processor: Callable | None = None
     demo_packet_loss: float = 0.0
+    train_batch: int | None = None
 
     @property
     def streams(self) -> bool:

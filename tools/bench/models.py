@@ -40,7 +40,7 @@ def measure_training(family, case, args, peak, gpus):
     if clip_frames is None:  # per-frame image model: one example is one video frame
         batch, frames = args.s2v_batch, None
     else:  # sequence model: crops of the clip (FLOP/s do not depend on the length)
-        batch = args.train_batch
+        batch = args.train_batch if args.train_batch_given or case.train_batch is None else case.train_batch
         frames = max(8, round(args.train_seconds / CLIP_SECONDS * clip_frames))
     loss, loss_models = case.compile_for_training(model)
     inputs, targets, weights = (_constants(value) for value in

@@ -77,7 +77,7 @@ def parse_args(argv=None):
                         help="where the synthetic corpus and records are made once and kept")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra- and inter-op threads (default 2)")
     parser.add_argument("--train_batch", type=int, default=None,
-                        help="training batch of sequence (BLSTM) models (default 64; quick 16)")
+                        help="training batch of sequence models (default 64, quick 16; VCA-GAN: 8, for memory)")
     parser.add_argument("--train_seconds", type=float, default=None,
                         help="length of the sequence models' training crops in seconds (default 1.0; quick 0.5; "
                              "3 = whole clips)")
@@ -101,6 +101,7 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
     quick = args.quick
+    args.train_batch_given = args.train_batch is not None
     args.train_batch = args.train_batch or (16 if quick else 64)
     args.train_seconds = args.train_seconds or (0.5 if quick else 1.0)
     args.s2v_batch = args.s2v_batch or (4 if quick else 16)
