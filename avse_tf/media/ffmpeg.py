@@ -113,8 +113,9 @@ def run_ffmpeg_on_input(path: str,
     """One ffmpeg run reading ``path`` into ``output_arguments``, with the input's header parse.
 
     Saves :func:`media_info`'s separate run: a distribution's ffmpeg takes 0.06 s (idle machine) to
-    0.3 s (busy) just to start, comparable to decoding a GRID clip. Returns the process result, the :class:`MediaInfo` of the
-    input (None if ffmpeg cannot open it) and the error lines alone (what ``-v error`` would print).
+    0.3 s (busy) just to start, comparable to decoding a GRID clip. Returns the process result, the
+    :class:`MediaInfo` of the input (None if ffmpeg cannot open it) and the error lines alone (what
+    ``-v error`` would print).
     """
     result = run_ffmpeg(["-v", "level+info", "-nostats", "-i", path, *output_arguments])
     header, errors, in_header = [], [], True
